@@ -1,0 +1,194 @@
+"""viam-billing: a typed, transport-agnostic client for Viam's billing API, on anyio.
+
+    async with viam_billing.connect(api_key=..., api_key_id=...) as billing:
+        usage = await billing.get_current_month_usage(org_id)
+
+Runs under asyncio and trio. Transports and output sinks are plugins; see :mod:`viam_billing.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from ._enums import OpenIntEnum as OpenIntEnum
+from ._enums import PaymentMethodType as PaymentMethodType
+from ._enums import SourceType as SourceType
+from ._enums import StatusCode as StatusCode
+from ._enums import UsageCostType as UsageCostType
+from ._models import ChargeOrganizationRequest as ChargeOrganizationRequest
+from ._models import ChargeOrganizationResponse as ChargeOrganizationResponse
+from ._models import CreateInvoiceAndChargeImmediatelyRequest as CreateInvoiceAndChargeImmediatelyRequest
+from ._models import CreateInvoiceAndChargeImmediatelyResponse as CreateInvoiceAndChargeImmediatelyResponse
+from ._models import GetAvailableBillingTiersRequest as GetAvailableBillingTiersRequest
+from ._models import GetAvailableBillingTiersResponse as GetAvailableBillingTiersResponse
+from ._models import GetCurrentMonthUsageRequest as GetCurrentMonthUsageRequest
+from ._models import GetCurrentMonthUsageResponse as GetCurrentMonthUsageResponse
+from ._models import GetInvoicePdfRequest as GetInvoicePdfRequest
+from ._models import GetInvoicePdfResponse as GetInvoicePdfResponse
+from ._models import GetInvoicesSummaryRequest as GetInvoicesSummaryRequest
+from ._models import GetInvoicesSummaryResponse as GetInvoicesSummaryResponse
+from ._models import GetLocationBillingOrganizationRequest as GetLocationBillingOrganizationRequest
+from ._models import GetLocationBillingOrganizationResponse as GetLocationBillingOrganizationResponse
+from ._models import GetOrgBillingInformationRequest as GetOrgBillingInformationRequest
+from ._models import GetOrgBillingInformationResponse as GetOrgBillingInformationResponse
+from ._models import InvoiceSummary as InvoiceSummary
+from ._models import Model as Model
+from ._models import PaymentMethodCard as PaymentMethodCard
+from ._models import PaymentMethodUSBankAccount as PaymentMethodUSBankAccount
+from ._models import ResourceUsageCosts as ResourceUsageCosts
+from ._models import ResourceUsageCostsBySource as ResourceUsageCostsBySource
+from ._models import SendPaymentRequiredEmailRequest as SendPaymentRequiredEmailRequest
+from ._models import SendPaymentRequiredEmailResponse as SendPaymentRequiredEmailResponse
+from ._models import UpdateLocationBillingOrganizationRequest as UpdateLocationBillingOrganizationRequest
+from ._models import UpdateLocationBillingOrganizationResponse as UpdateLocationBillingOrganizationResponse
+from ._models import UpdateOrganizationBillingTierRequest as UpdateOrganizationBillingTierRequest
+from ._models import UpdateOrganizationBillingTierResponse as UpdateOrganizationBillingTierResponse
+from ._models import UsageCost as UsageCost
+from ._models import VerificationInfo as VerificationInfo
+from ._errors import AbortedError as AbortedError
+from ._errors import AlreadyExistsError as AlreadyExistsError
+from ._errors import BillingError as BillingError
+from ._errors import CancelledError as CancelledError
+from ._errors import ConfigurationError as ConfigurationError
+from ._errors import ConnectError as ConnectError
+from ._errors import DataLossError as DataLossError
+from ._errors import DeadlineExceededError as DeadlineExceededError
+from ._errors import FailedPreconditionError as FailedPreconditionError
+from ._errors import InternalError as InternalError
+from ._errors import InvalidArgumentError as InvalidArgumentError
+from ._errors import NotFoundError as NotFoundError
+from ._errors import OutOfRangeError as OutOfRangeError
+from ._errors import PermissionDeniedError as PermissionDeniedError
+from ._errors import PluginError as PluginError
+from ._errors import ResourceExhaustedError as ResourceExhaustedError
+from ._errors import StatusError as StatusError
+from ._errors import TransportError as TransportError
+from ._errors import UnauthenticatedError as UnauthenticatedError
+from ._errors import UnavailableError as UnavailableError
+from ._errors import UnimplementedError as UnimplementedError
+from ._errors import UnknownError as UnknownError
+from ._errors import UnknownSinkError as UnknownSinkError
+from ._errors import UnknownTransportError as UnknownTransportError
+from ._errors import ValidationError as ValidationError
+from ._errors import status_error as status_error
+from ._operations import OPERATIONS as OPERATIONS
+from ._operations import Operation as Operation
+from ._operations import SERVICE as SERVICE
+from ._operations import operation as operation
+from ._transport import AsyncTransport as AsyncTransport
+from ._transport import Handler as Handler
+from ._transport import MockTransport as MockTransport
+from ._events import CallFinished as CallFinished
+from ._events import CallStarted as CallStarted
+from ._sinks import Record as Record
+from ._sinks import Sink as Sink
+from ._plugins import BLOCK_ENV as BLOCK_ENV
+from ._plugins import DISABLE_AUTOLOAD_ENV as DISABLE_AUTOLOAD_ENV
+from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from ._plugins import PluginInfo as PluginInfo
+from ._plugins import PluginLoadWarning as PluginLoadWarning
+from ._plugins import PluginRegistry as PluginRegistry
+from ._plugins import create_sink as create_sink
+from ._plugins import create_transport as create_transport
+from ._plugins import get_registry as get_registry
+from ._plugins import list_plugins as list_plugins
+from ._client import BillingClient as BillingClient
+from ._client import SinkError as SinkError
+from ._client import connect as connect
+from ._serde import DecodeError as DecodeError
+from ._serde import from_data as from_data
+from ._serde import to_data as to_data
+from .hookspecs import hookimpl as hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortedError",
+    "AlreadyExistsError",
+    "AsyncTransport",
+    "BLOCK_ENV",
+    "BillingClient",
+    "BillingError",
+    "CallFinished",
+    "CallStarted",
+    "CancelledError",
+    "ChargeOrganizationRequest",
+    "ChargeOrganizationResponse",
+    "ConfigurationError",
+    "ConnectError",
+    "CreateInvoiceAndChargeImmediatelyRequest",
+    "CreateInvoiceAndChargeImmediatelyResponse",
+    "DISABLE_AUTOLOAD_ENV",
+    "DataLossError",
+    "DeadlineExceededError",
+    "DecodeError",
+    "ENTRY_POINT_GROUP",
+    "FailedPreconditionError",
+    "GetAvailableBillingTiersRequest",
+    "GetAvailableBillingTiersResponse",
+    "GetCurrentMonthUsageRequest",
+    "GetCurrentMonthUsageResponse",
+    "GetInvoicePdfRequest",
+    "GetInvoicePdfResponse",
+    "GetInvoicesSummaryRequest",
+    "GetInvoicesSummaryResponse",
+    "GetLocationBillingOrganizationRequest",
+    "GetLocationBillingOrganizationResponse",
+    "GetOrgBillingInformationRequest",
+    "GetOrgBillingInformationResponse",
+    "Handler",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvoiceSummary",
+    "MockTransport",
+    "Model",
+    "NotFoundError",
+    "OPERATIONS",
+    "OpenIntEnum",
+    "Operation",
+    "OutOfRangeError",
+    "PaymentMethodCard",
+    "PaymentMethodType",
+    "PaymentMethodUSBankAccount",
+    "PermissionDeniedError",
+    "PluginError",
+    "PluginInfo",
+    "PluginLoadWarning",
+    "PluginRegistry",
+    "Record",
+    "ResourceExhaustedError",
+    "ResourceUsageCosts",
+    "ResourceUsageCostsBySource",
+    "SERVICE",
+    "SendPaymentRequiredEmailRequest",
+    "SendPaymentRequiredEmailResponse",
+    "Sink",
+    "SinkError",
+    "SourceType",
+    "StatusCode",
+    "StatusError",
+    "TransportError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnimplementedError",
+    "UnknownError",
+    "UnknownSinkError",
+    "UnknownTransportError",
+    "UpdateLocationBillingOrganizationRequest",
+    "UpdateLocationBillingOrganizationResponse",
+    "UpdateOrganizationBillingTierRequest",
+    "UpdateOrganizationBillingTierResponse",
+    "UsageCost",
+    "UsageCostType",
+    "ValidationError",
+    "VerificationInfo",
+    "__version__",
+    "connect",
+    "create_sink",
+    "create_transport",
+    "from_data",
+    "get_registry",
+    "hookimpl",
+    "list_plugins",
+    "operation",
+    "status_error",
+    "to_data",
+]

@@ -1,0 +1,552 @@
+"""``BillingClient``: the typed operations of the billing service, over any transport."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import IO, Any, TypeVar, Union
+
+import anyio
+import anyio.to_thread
+
+from . import _models as m
+from . import _operations as ops
+from . import _validate as v
+from ._errors import BillingError, PluginError, ValidationError
+from ._events import CallFinished, CallStarted
+from ._operations import Operation
+from ._plugins import PluginRegistry, get_registry
+from ._sinks import Record, Sink
+from ._transport import AsyncTransport
+
+__all__ = ["BillingClient", "SinkError", "connect"]
+
+logger = logging.getLogger("viam_billing")
+
+ResponseT = TypeVar("ResponseT", bound=m.Model)
+PdfDestination = Union[str, "os.PathLike[str]", IO[bytes]]
+
+_call_ids = itertools.count(1)
+
+# Request fields that name the organization a call is about, in the order they are looked for.
+_ORG_FIELDS = ("org_id", "org_id_to_charge", "organization_id", "customer_org_id", "billing_organization_id")
+
+
+class SinkError(PluginError):
+    """Raised when one or more sinks failed to store a result; the other sinks still received it.
+
+    ``failures`` maps each failed sink's name to its exception, and ``result`` is the operation's result, so the
+    data is not lost.
+    """
+
+    def __init__(self, message: str, *, operation: str, failures: dict[str, Exception], result: m.Model) -> None:
+        super().__init__(message, operation=operation)
+        self.failures = failures
+        self.result = result
+
+
+class BillingClient:
+    """The billing operations of one organization owner's credentials, over a transport.
+
+    Build it with :func:`connect`, or directly around any transport::
+
+        async with BillingClient(MockTransport(handler), timeout=5) as billing:
+            usage = await billing.get_current_month_usage("org-id")
+
+    ``timeout`` is the default per-call timeout in seconds (``None``: no deadline); each method's ``timeout``
+    overrides it. Every result also flows to each attached sink. Works under asyncio and trio; one client may
+    serve many concurrent calls. Leaving the ``async with`` block closes the sinks and the transport.
+    """
+
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        *,
+        timeout: float | None = None,
+        sinks: Iterable[Sink] = (),
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        if not isinstance(transport, AsyncTransport):
+            raise ValidationError(
+                f"transport must be an AsyncTransport, got {type(transport).__name__}", argument="transport"
+            )
+        self._transport = transport
+        self._timeout = v.require_timeout(timeout)
+        self._sinks = tuple(sinks)
+        self._sinks_opened = False
+        self._hooks = (registry or get_registry()).call_hooks()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<BillingClient transport={self._transport!r} timeout={self._timeout}>"
+
+    @property
+    def transport(self) -> AsyncTransport:
+        """The transport calls go through."""
+        return self._transport
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The sinks every result is written to."""
+        return self._sinks
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> BillingClient:
+        await self._open_sinks()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the sinks, then the transport. Calling it twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for sink in self._sinks:
+                try:
+                    await sink.aclose()
+                except Exception:
+                    logger.exception("sink %r failed to close", sink.name)
+        finally:
+            await self._transport.aclose()
+
+    async def _open_sinks(self) -> None:
+        if self._sinks_opened:
+            return
+        self._sinks_opened = True
+        for sink in self._sinks:
+            await sink.open()
+
+    # -- the machinery every method goes through ---------------------------------------------------------------
+
+    def _check_open(self, operation: Operation[Any, Any]) -> None:
+        if self._closed:
+            raise BillingError("this client is closed; make a new one with connect()", operation=operation.name)
+
+    def _timeout_for(self, timeout: float | None) -> float | None:
+        return self._timeout if timeout is None else v.require_timeout(timeout)
+
+    async def call(
+        self, operation: Operation[Any, ResponseT], request: m.Model, *, timeout: float | None = None
+    ) -> ResponseT:
+        """Send one unary operation from the operation table with a ready request model.
+
+        The typed methods below are the usual way in; this one serves generic tools (the command line, replay).
+        """
+        self._check_open(operation)
+        timeout = self._timeout_for(timeout)
+        if self._hooks is None and not self._sinks:
+            return await self._transport.unary(operation, request, timeout=timeout)
+        call_id = self._started(operation, request)
+        start = time.perf_counter()
+        outcome, error = "error", None
+        try:
+            result = await self._transport.unary(operation, request, timeout=timeout)
+            outcome = "ok"
+        except anyio.get_cancelled_exc_class() as exc:
+            outcome, error = "cancelled", exc
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._finished(call_id, operation, request, start, outcome, error)
+        await self._emit(operation, request, result)
+        return result
+
+    @asynccontextmanager
+    async def open_stream(
+        self, operation: Operation[Any, ResponseT], request: m.Model, *, timeout: float | None = None
+    ) -> AsyncIterator[AsyncIterator[ResponseT]]:
+        """Open one server-streaming operation; the context yields its messages as they arrive.
+
+        Leaving the block early cancels the call on the wire.
+        """
+        self._check_open(operation)
+        timeout = self._timeout_for(timeout)
+        call_id = self._started(operation, request)
+        start = time.perf_counter()
+        outcome, error = "error", None
+        try:
+            async with self._transport.stream(operation, request, timeout=timeout) as messages:
+                yield messages
+            outcome = "ok"
+        except anyio.get_cancelled_exc_class() as exc:
+            outcome, error = "cancelled", exc
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._finished(call_id, operation, request, start, outcome, error)
+
+    def _started(self, operation: Operation[Any, Any], request: m.Model) -> int:
+        call_id = next(_call_ids)
+        if self._hooks is not None:
+            try:
+                self._hooks[0](event=CallStarted(call_id=call_id, operation=operation, request=request))
+            except Exception:
+                logger.exception("a call_started hook failed")
+        return call_id
+
+    def _finished(
+        self,
+        call_id: int,
+        operation: Operation[Any, Any],
+        request: m.Model,
+        start: float,
+        outcome: str,
+        error: BaseException | None,
+    ) -> None:
+        if self._hooks is None:
+            return
+        event = CallFinished(
+            call_id=call_id,
+            operation=operation,
+            request=request,
+            duration=time.perf_counter() - start,
+            outcome=outcome,  # type: ignore[arg-type]
+            error=error,
+        )
+        try:
+            self._hooks[1](event=event)
+        except Exception:
+            logger.exception("a call_finished hook failed")
+
+    async def _emit(self, operation: Operation[Any, Any], request: m.Model, result: m.Model) -> None:
+        if not self._sinks:
+            return
+        await self._open_sinks()
+        record = Record(
+            operation=operation,
+            request=request,
+            result=result,
+            org_id=_org_of(request),
+            fetched_at=datetime.now(timezone.utc),
+        )
+        failures: dict[str, Exception] = {}
+        for sink in self._sinks:
+            try:
+                await sink.write(record)
+            except Exception as exc:
+                logger.debug("sink %r failed on %s", sink.name, operation.name, exc_info=True)
+                failures[sink.name] = exc
+        if failures:
+            detail = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in failures.items())
+            raise SinkError(
+                f"the result was fetched but {len(failures)} sink(s) failed to store it ({detail})",
+                operation=operation.name,
+                failures=failures,
+                result=result,
+            )
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    async def get_current_month_usage(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> m.GetCurrentMonthUsageResponse:
+        """Return the organization's usage and costs for the current month so far.
+
+        Example: ``usage = await billing.get_current_month_usage(org_id); print(usage.subtotal)``.
+
+        Raises :class:`ValidationError` for an empty ``org_id``, :class:`PermissionDeniedError` when the key is not
+        an owner of the organization, :class:`DeadlineExceededError` when ``timeout`` expires.
+        """
+        request = m.GetCurrentMonthUsageRequest(org_id=v.require_id(org_id, "org_id"))
+        return await self.call(ops.GET_CURRENT_MONTH_USAGE, request, timeout=timeout)
+
+    async def get_org_billing_information(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> m.GetOrgBillingInformationResponse:
+        """Return how the organization pays: method type, billing e-mail, card or bank account, tier.
+
+        Example: ``info = await billing.get_org_billing_information(org_id); print(info.billing_email)``.
+        """
+        request = m.GetOrgBillingInformationRequest(org_id=v.require_id(org_id, "org_id"))
+        return await self.call(ops.GET_ORG_BILLING_INFORMATION, request, timeout=timeout)
+
+    async def get_invoices_summary(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> m.GetInvoicesSummaryResponse:
+        """Return the outstanding balance and every invoice of the organization.
+
+        Example: ``for invoice in (await billing.get_invoices_summary(org_id)).invoices: print(invoice.id)``.
+        """
+        request = m.GetInvoicesSummaryRequest(org_id=v.require_id(org_id, "org_id"))
+        return await self.call(ops.GET_INVOICES_SUMMARY, request, timeout=timeout)
+
+    async def get_available_billing_tiers(
+        self, *, timeout: float | None = None
+    ) -> m.GetAvailableBillingTiersResponse:
+        """Return the names of the billing tiers an organization can be put on."""
+        return await self.call(ops.GET_AVAILABLE_BILLING_TIERS, m.GetAvailableBillingTiersRequest(), timeout=timeout)
+
+    async def get_location_billing_organization(
+        self, location_id: str, *, timeout: float | None = None
+    ) -> m.GetLocationBillingOrganizationResponse:
+        """Return which organization pays for the location's usage."""
+        request = m.GetLocationBillingOrganizationRequest(location_id=v.require_id(location_id, "location_id"))
+        return await self.call(ops.GET_LOCATION_BILLING_ORGANIZATION, request, timeout=timeout)
+
+    # -- invoice PDFs --------------------------------------------------------------------------------------------
+
+    def _pdf_request(self, invoice_id: str, org_id: str) -> m.GetInvoicePdfRequest:
+        return m.GetInvoicePdfRequest(id=v.require_id(invoice_id, "invoice_id"), org_id=v.require_id(org_id, "org_id"))
+
+    @asynccontextmanager
+    async def stream_invoice_pdf(
+        self, invoice_id: str, org_id: str, *, timeout: float | None = None
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Stream an invoice PDF: the context yields its chunks (``bytes``) as they arrive.
+
+        Example::
+
+            async with billing.stream_invoice_pdf(invoice_id, org_id) as chunks:
+                async for chunk in chunks:
+                    upload(chunk)
+
+        Leaving the block before the last chunk cancels the download on the wire.
+        """
+        request = self._pdf_request(invoice_id, org_id)
+
+        async def chunks(messages: AsyncIterator[m.GetInvoicePdfResponse]) -> AsyncIterator[bytes]:
+            async for message in messages:
+                yield message.chunk
+
+        async with self.open_stream(ops.GET_INVOICE_PDF, request, timeout=timeout) as messages:
+            iterator = chunks(messages)
+            try:
+                yield iterator
+            finally:
+                await iterator.aclose()  # type: ignore[attr-defined]
+
+    async def get_invoice_pdf_bytes(self, invoice_id: str, org_id: str, *, timeout: float | None = None) -> bytes:
+        """Download an invoice PDF into memory and return it.
+
+        Example: ``pdf = await billing.get_invoice_pdf_bytes(invoice_id, org_id)``.
+        """
+        parts: list[bytes] = []
+        async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
+            async for chunk in chunks:
+                parts.append(chunk)
+        return b"".join(parts)
+
+    async def get_invoice_pdf(
+        self, invoice_id: str, org_id: str, dest: PdfDestination, *, timeout: float | None = None
+    ) -> int:
+        """Download an invoice PDF to ``dest`` and return its size in bytes.
+
+        ``dest`` is a path (``str`` or ``os.PathLike``) or a writable binary file object. A path is written
+        atomically: the chunks go to a temporary file beside it, which replaces ``dest`` only after the last
+        chunk arrived and was flushed to disk. On any error, timeout or cancellation ``dest`` is untouched (an
+        existing file keeps its content, a missing one stays missing) and no temporary file remains. A file
+        object receives the chunks as they arrive and is neither flushed nor closed.
+
+        Example: ``await billing.get_invoice_pdf(invoice_id, org_id, "invoice.pdf")``.
+        """
+        self._pdf_request(invoice_id, org_id)  # fail on bad ids before touching the disk
+        if isinstance(dest, (str, os.PathLike)):
+            return await self._pdf_to_path(invoice_id, org_id, os.fspath(dest), timeout)
+        if not callable(getattr(dest, "write", None)):
+            raise ValidationError(
+                f"dest must be a path or a writable binary file object, got {type(dest).__name__}", argument="dest"
+            )
+        size = 0
+        async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
+            async for chunk in chunks:
+                dest.write(chunk)
+                size += len(chunk)
+        return size
+
+    async def _pdf_to_path(self, invoice_id: str, org_id: str, path: str, timeout: float | None) -> int:
+        directory, name = os.path.split(os.path.abspath(path))
+        if not name or os.path.isdir(path):
+            raise ValidationError(f"dest must name a file, got the directory {path!r}", argument="dest")
+        if not os.path.isdir(directory):
+            raise ValidationError(f"dest's directory {directory!r} does not exist", argument="dest")
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+        try:
+            size = 0
+            with open(fd, "wb") as file:
+                async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
+                    async for chunk in chunks:
+                        # A buffered write of one chunk returns in microseconds; a thread hop per chunk would
+                        # cost more than it saves.
+                        file.write(chunk)
+                        size += len(chunk)
+                file.flush()
+                await anyio.to_thread.run_sync(os.fsync, file.fileno())
+            os.chmod(tmp, _file_mode(path))
+            os.replace(tmp, path)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return size
+
+    # -- changes -------------------------------------------------------------------------------------------------
+
+    async def charge_organization(
+        self,
+        org_id_to_charge: str,
+        subtotal: float,
+        tax: float,
+        description: str | None = None,
+        org_id_for_branding: str | None = None,
+        disable_confirmation_email: bool = False,
+        *,
+        timeout: float | None = None,
+    ) -> m.ChargeOrganizationResponse:
+        """Charge an organization ``subtotal`` + ``tax`` US dollars and return the new invoice's id.
+
+        **Not idempotent**: it is never retried automatically, because a retried charge can bill twice. After an
+        error such as :class:`UnavailableError` or :class:`DeadlineExceededError` the charge may or may not have
+        happened: check :meth:`get_invoices_summary` before charging again. The invoice's status starts as
+        ``payment_processing`` and later becomes ``paid`` or ``outstanding``.
+
+        Example: ``invoice = await billing.charge_organization(customer_org, 120.0, 9.6, "November support")``.
+        """
+        request = m.ChargeOrganizationRequest(
+            org_id_to_charge=v.require_id(org_id_to_charge, "org_id_to_charge"),
+            subtotal=v.require_amount(subtotal, "subtotal"),
+            tax=v.require_amount(tax, "tax"),
+            description=v.optional_description(description),
+            org_id_for_branding=v.optional_id(org_id_for_branding, "org_id_for_branding"),
+            disable_confirmation_email=v.require_bool(disable_confirmation_email, "disable_confirmation_email"),
+        )
+        return await self.call(ops.CHARGE_ORGANIZATION, request, timeout=timeout)
+
+    async def create_invoice_and_charge_immediately(
+        self,
+        org_id_to_charge: str,
+        amount: float,
+        description: str | None = None,
+        org_id_for_branding: str | None = None,
+        disable_email: bool = False,
+        *,
+        timeout: float | None = None,
+    ) -> m.CreateInvoiceAndChargeImmediatelyResponse:
+        """Deprecated: use :meth:`charge_organization`. Charges ``amount`` US dollars; not idempotent."""
+        warnings.warn(
+            "create_invoice_and_charge_immediately() is deprecated by the service; "
+            "use charge_organization(org_id_to_charge, subtotal, tax, ...) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        request = m.CreateInvoiceAndChargeImmediatelyRequest(
+            org_id_to_charge=v.require_id(org_id_to_charge, "org_id_to_charge"),
+            amount=v.require_amount(amount, "amount"),
+            description=v.optional_description(description),
+            org_id_for_branding=v.optional_id(org_id_for_branding, "org_id_for_branding"),
+            disable_email=v.require_bool(disable_email, "disable_email"),
+        )
+        return await self.call(ops.CREATE_INVOICE_AND_CHARGE_IMMEDIATELY, request, timeout=timeout)
+
+    async def send_payment_required_email(
+        self, customer_org_id: str, billing_owner_org_id: str, *, timeout: float | None = None
+    ) -> None:
+        """Send the customer organization an e-mail saying payment is required. Never retried automatically."""
+        request = m.SendPaymentRequiredEmailRequest(
+            customer_org_id=v.require_id(customer_org_id, "customer_org_id"),
+            billing_owner_org_id=v.require_id(billing_owner_org_id, "billing_owner_org_id"),
+        )
+        await self.call(ops.SEND_PAYMENT_REQUIRED_EMAIL, request, timeout=timeout)
+
+    async def update_organization_billing_tier(
+        self, organization_id: str, billing_tier: str, *, timeout: float | None = None
+    ) -> None:
+        """Put the organization on ``billing_tier`` (one of :meth:`get_available_billing_tiers`)."""
+        request = m.UpdateOrganizationBillingTierRequest(
+            organization_id=v.require_id(organization_id, "organization_id"),
+            billing_tier=v.require_id(billing_tier, "billing_tier"),
+        )
+        await self.call(ops.UPDATE_ORGANIZATION_BILLING_TIER, request, timeout=timeout)
+
+    async def update_location_billing_organization(
+        self, location_id: str, billing_organization_id: str, *, timeout: float | None = None
+    ) -> None:
+        """Make ``billing_organization_id`` pay for the location's usage."""
+        request = m.UpdateLocationBillingOrganizationRequest(
+            location_id=v.require_id(location_id, "location_id"),
+            billing_organization_id=v.require_id(billing_organization_id, "billing_organization_id"),
+        )
+        await self.call(ops.UPDATE_LOCATION_BILLING_ORGANIZATION, request, timeout=timeout)
+
+
+def _org_of(request: m.Model) -> str | None:
+    for field in _ORG_FIELDS:
+        value = getattr(request, field, None)
+        if value:
+            return str(value)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    # os.umask can only be read by setting it; done once, the first time a file is saved.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: str) -> int:
+    """The mode the saved file gets: that of the file it replaces, else what ``open()`` would have given."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def connect(
+    *,
+    address: str | None = None,
+    api_key: str | None = None,
+    api_key_id: str | None = None,
+    access_token: str | None = None,
+    insecure: bool = False,
+    transport: str = "grpc",
+    timeout: float | None = None,
+    sinks: Sequence[str | Sink] = (),
+    registry: PluginRegistry | None = None,
+    **transport_options: Any,
+) -> BillingClient:
+    """Build a :class:`BillingClient` on a registered transport; use it as an async context manager.
+
+    Example::
+
+        async with viam_billing.connect(api_key=key, api_key_id=key_id, timeout=10) as billing:
+            usage = await billing.get_current_month_usage(org_id)
+
+    ``transport`` names a registered transport (``"grpc"``, the default, or ``"replay"``, or one a plugin adds);
+    ``address``, ``api_key``, ``api_key_id``, ``access_token`` and ``insecure`` and any further keywords are
+    handed to it. ``timeout`` is the default per-call timeout in seconds. ``sinks`` are sink specs such as
+    ``"sqlite:billing.db"`` or :class:`Sink` objects. Nothing is dialled until the first call.
+
+    Raises :class:`UnknownTransportError` (listing the registered names) for an unknown transport,
+    :class:`UnknownSinkError` for an unknown sink scheme, :class:`ConfigurationError` for options the
+    transport cannot use.
+    """
+    registry = registry or get_registry()
+    timeout = v.require_timeout(timeout)
+    built_sinks = [registry.create_sink(sink) if isinstance(sink, str) else sink for sink in sinks]
+    chosen = registry.create_transport(
+        transport,
+        address=address,
+        api_key=api_key,
+        api_key_id=api_key_id,
+        access_token=access_token,
+        insecure=insecure,
+        **transport_options,
+    )
+    return BillingClient(chosen, timeout=timeout, sinks=built_sinks, registry=registry)

@@ -1,0 +1,338 @@
+"""Frozen attrs models, one for every message of ``viam.app.v1`` billing.
+
+Field names are exactly the wire's. Proto3 scalars default to their zero values, timestamps are timezone-aware UTC
+``datetime`` objects (``None`` when unset, microsecond precision), proto3 ``optional`` fields are ``None`` when
+absent, repeated fields are tuples and enums are open :class:`~viam_billing.OpenIntEnum` members.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from ._enums import PaymentMethodType, SourceType, UsageCostType
+
+__all__ = [
+    "ChargeOrganizationRequest",
+    "ChargeOrganizationResponse",
+    "CreateInvoiceAndChargeImmediatelyRequest",
+    "CreateInvoiceAndChargeImmediatelyResponse",
+    "GetAvailableBillingTiersRequest",
+    "GetAvailableBillingTiersResponse",
+    "GetCurrentMonthUsageRequest",
+    "GetCurrentMonthUsageResponse",
+    "GetInvoicePdfRequest",
+    "GetInvoicePdfResponse",
+    "GetInvoicesSummaryRequest",
+    "GetInvoicesSummaryResponse",
+    "GetLocationBillingOrganizationRequest",
+    "GetLocationBillingOrganizationResponse",
+    "GetOrgBillingInformationRequest",
+    "GetOrgBillingInformationResponse",
+    "InvoiceSummary",
+    "Model",
+    "PaymentMethodCard",
+    "PaymentMethodUSBankAccount",
+    "ResourceUsageCosts",
+    "ResourceUsageCostsBySource",
+    "SendPaymentRequiredEmailRequest",
+    "SendPaymentRequiredEmailResponse",
+    "UpdateLocationBillingOrganizationRequest",
+    "UpdateLocationBillingOrganizationResponse",
+    "UpdateOrganizationBillingTierRequest",
+    "UpdateOrganizationBillingTierResponse",
+    "UsageCost",
+    "VerificationInfo",
+]
+
+
+class Model:
+    """Base of every billing model; lets code say "any model" in a type."""
+
+    __slots__ = ()
+
+
+def _usage_cost_type(value: int) -> UsageCostType:
+    return UsageCostType(value)
+
+
+def _source_type(value: int) -> SourceType:
+    return SourceType(value)
+
+
+def _payment_method_type(value: int) -> PaymentMethodType:
+    return PaymentMethodType(value)
+
+
+# --- shared messages ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceSummary(Model):
+    """One invoice as listed by ``GetInvoicesSummary``.
+
+    ``status`` and ``last_payment_failure_reason`` are free strings (seen: ``outstanding``, ``paid``,
+    ``payment_processing``); values not seen before are kept as they are.
+    """
+
+    id: str = ""
+    invoice_date: datetime | None = None
+    invoice_amount: float = 0.0
+    status: str = ""
+    due_date: datetime | None = None
+    paid_date: datetime | None = None
+    last_payment_failure_reason: str = ""
+    last_payment_failure_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PaymentMethodCard(Model):
+    """A card on file: brand and last four digits."""
+
+    brand: str = ""
+    last_four_digits: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class VerificationInfo(Model):
+    """Micro-deposit verification of a bank account, present only while it is not verified.
+
+    ``arrival_date`` is the wire's ``int64`` as the service sends it.
+    """
+
+    arrival_date: int = 0
+    hosted_verification_page_url: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PaymentMethodUSBankAccount(Model):
+    """A US bank account on file."""
+
+    bank_name: str = ""
+    last_four_digits_account_number: str = ""
+    routing_number: str = ""
+    account_type: str = ""
+    verification_info: VerificationInfo | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UsageCost(Model):
+    """The cost of one resource type."""
+
+    resource_type: UsageCostType = attrs.field(
+        default=UsageCostType.USAGE_COST_TYPE_UNSPECIFIED, converter=_usage_cost_type
+    )
+    cost: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class ResourceUsageCosts(Model):
+    """Cost lines with the discount and the totals they add up to."""
+
+    usage_costs: tuple[UsageCost, ...] = attrs.field(default=(), converter=tuple)
+    discount: float = 0.0
+    total_with_discount: float = 0.0
+    total_without_discount: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class ResourceUsageCostsBySource(Model):
+    """The usage costs of one source (the organization itself, or a fragment) and its tier."""
+
+    source_type: SourceType = attrs.field(default=SourceType.SOURCE_TYPE_UNSPECIFIED, converter=_source_type)
+    resource_usage_costs: ResourceUsageCosts | None = None
+    tier_name: str = ""
+
+
+# --- GetCurrentMonthUsage -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetCurrentMonthUsageRequest(Model):
+    org_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class GetCurrentMonthUsageResponse(Model):
+    """The current month's usage of an organization.
+
+    ``resource_usage_costs_by_source`` and ``subtotal`` are the current fields. The flat ``*_usage_cost``,
+    ``discount_amount`` and ``total_usage_*`` fields are **deprecated** on the wire; they are kept because servers
+    may still fill them, but new code should not rely on them.
+    """
+
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    resource_usage_costs_by_source: tuple[ResourceUsageCostsBySource, ...] = attrs.field(
+        default=(), converter=tuple
+    )
+    subtotal: float = 0.0
+    cloud_storage_usage_cost: float = 0.0
+    data_upload_usage_cost: float = 0.0
+    data_egres_usage_cost: float = 0.0
+    remote_control_usage_cost: float = 0.0
+    standard_compute_usage_cost: float = 0.0
+    discount_amount: float = 0.0
+    total_usage_with_discount: float = 0.0
+    total_usage_without_discount: float = 0.0
+    per_machine_usage_cost: float = 0.0
+    binary_data_cloud_storage_usage_cost: float = 0.0
+    other_cloud_storage_usage_cost: float = 0.0
+
+
+# --- GetOrgBillingInformation ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetOrgBillingInformationRequest(Model):
+    org_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class GetOrgBillingInformationResponse(Model):
+    """How an organization pays.
+
+    ``method`` is set when ``type`` is a card, ``method_us_bank_account`` when it is a US bank account;
+    ``billing_tier`` is only returned to billing-dashboard admin users.
+    """
+
+    type: PaymentMethodType = attrs.field(
+        default=PaymentMethodType.PAYMENT_METHOD_TYPE_UNSPECIFIED, converter=_payment_method_type
+    )
+    billing_email: str = ""
+    method: PaymentMethodCard | None = None
+    billing_tier: str | None = None
+    method_us_bank_account: PaymentMethodUSBankAccount | None = None
+
+
+# --- GetInvoicesSummary ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetInvoicesSummaryRequest(Model):
+    org_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class GetInvoicesSummaryResponse(Model):
+    """The outstanding balance and every invoice of an organization."""
+
+    outstanding_balance: float = 0.0
+    invoices: tuple[InvoiceSummary, ...] = attrs.field(default=(), converter=tuple)
+
+
+# --- GetInvoicePdf (server-streaming) -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetInvoicePdfRequest(Model):
+    id: str = ""
+    org_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class GetInvoicePdfResponse(Model):
+    """One chunk of an invoice PDF; the document is the concatenation of the chunks in order."""
+
+    chunk: bytes = b""
+
+
+# --- SendPaymentRequiredEmail ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SendPaymentRequiredEmailRequest(Model):
+    customer_org_id: str = ""
+    billing_owner_org_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SendPaymentRequiredEmailResponse(Model):
+    pass
+
+
+# --- billing tiers --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetAvailableBillingTiersRequest(Model):
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class GetAvailableBillingTiersResponse(Model):
+    tiers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen(kw_only=True)
+class UpdateOrganizationBillingTierRequest(Model):
+    organization_id: str = ""
+    billing_tier: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class UpdateOrganizationBillingTierResponse(Model):
+    pass
+
+
+# --- location billing organization ----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetLocationBillingOrganizationRequest(Model):
+    location_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class GetLocationBillingOrganizationResponse(Model):
+    billing_organization_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class UpdateLocationBillingOrganizationRequest(Model):
+    location_id: str = ""
+    billing_organization_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class UpdateLocationBillingOrganizationResponse(Model):
+    pass
+
+
+# --- charges --------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ChargeOrganizationRequest(Model):
+    """A charge of ``subtotal`` + ``tax`` US dollars to ``org_id_to_charge``. Not idempotent."""
+
+    org_id_to_charge: str = ""
+    description: str | None = None
+    subtotal: float = 0.0
+    tax: float = 0.0
+    org_id_for_branding: str | None = None
+    disable_confirmation_email: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ChargeOrganizationResponse(Model):
+    """The invoice a charge created; its status starts as ``payment_processing``."""
+
+    invoice_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class CreateInvoiceAndChargeImmediatelyRequest(Model):
+    """Deprecated on the wire in favour of :class:`ChargeOrganizationRequest`."""
+
+    org_id_to_charge: str = ""
+    amount: float = 0.0
+    description: str | None = None
+    org_id_for_branding: str | None = None
+    disable_email: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class CreateInvoiceAndChargeImmediatelyResponse(Model):
+    invoice_id: str = ""

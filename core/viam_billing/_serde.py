@@ -1,0 +1,163 @@
+"""Models to and from plain JSON-ready data, the one format cassettes and JSON sinks share.
+
+``bytes`` become base64 strings, datetimes ISO 8601 strings, enum members their names and unknown enum numbers
+plain numbers; every field is written, in declaration order, so the output is stable and diff-friendly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, TypeVar, Union
+
+import attrs
+
+from ._errors import BillingError
+from ._models import Model
+
+__all__ = ["DecodeError", "from_data", "to_data"]
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+class DecodeError(BillingError, ValueError):
+    """Raised when stored data does not describe a model; ``path`` locates the problem (``invoices[2].status``)."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+def to_data(model: Model) -> dict[str, Any]:
+    """Return ``model`` as a dict of JSON-ready values."""
+    return {name: encode(getattr(model, name)) for name, _ in _fields(type(model))}
+
+
+def from_data(cls: type[ModelT], data: object, *, path: str = "") -> ModelT:
+    """Build a ``cls`` model from what :func:`to_data` produced; :class:`DecodeError` says where it is wrong.
+
+    Missing fields take their defaults; unknown fields are an error, so typos do not pass silently.
+    """
+    if not isinstance(data, dict):
+        raise DecodeError(f"expected an object for {cls.__name__}, got {_kind(data)}", path=path)
+    fields = dict(_fields(cls))
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise DecodeError(f"{cls.__name__} has no field {unknown[0]!r}", path=path)
+    values = {name: fields[name](value, f"{path}.{name}" if path else name) for name, value in data.items()}
+    return cls(**values)
+
+
+def encode(value: Any) -> Any:
+    """Return one field value as JSON-ready data."""
+    if isinstance(value, Model):
+        return to_data(value)
+    if isinstance(value, enum.Enum):
+        return value.name if value.name in type(value).__members__ else int(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, tuple):
+        return [encode(item) for item in value]
+    return value
+
+
+Decoder = Callable[[Any, str], Any]
+
+
+@lru_cache(maxsize=None)
+def _fields(cls: type[Model]) -> tuple[tuple[str, Decoder], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((field.name, _decoder(hints[field.name])) for field in attrs.fields(cls))
+
+
+def _decoder(hint: Any) -> Decoder:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        decode_inner = _decoder(inner)
+        return lambda value, path: None if value is None else decode_inner(value, path)
+    if origin is tuple:
+        decode_item = _decoder(typing.get_args(hint)[0])
+
+        def decode_tuple(value: Any, path: str) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                raise DecodeError(f"expected a list, got {_kind(value)}", path=path)
+            return tuple(decode_item(item, f"{path}[{i}]") for i, item in enumerate(value))
+
+        return decode_tuple
+    if isinstance(hint, type) and issubclass(hint, Model):
+        return lambda value, path: from_data(hint, value, path=path)
+    if isinstance(hint, type) and issubclass(hint, enum.IntEnum):
+        return _enum_decoder(hint)
+    if hint is datetime:
+        return _decode_datetime
+    if hint is bytes:
+        return _decode_bytes
+    if hint is float:
+        return _decode_float
+    if hint in (str, int, bool):
+        return _exact(hint)
+    raise TypeError(f"no decoder for {hint!r}")  # pragma: no cover - a new field type needs one
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else f"{type(value).__name__} {value!r}"[:80]
+
+
+def _exact(expected: type) -> Decoder:
+    def decode(value: Any, path: str) -> Any:
+        # bool is an int in Python but not in the data: reject it where a number is expected, and vice versa.
+        if type(value) is not expected:
+            raise DecodeError(f"expected {expected.__name__}, got {_kind(value)}", path=path)
+        return value
+
+    return decode
+
+
+def _decode_float(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DecodeError(f"expected a number, got {_kind(value)}", path=path)
+    return float(value)
+
+
+def _decode_bytes(value: Any, path: str) -> bytes:
+    if not isinstance(value, str):
+        raise DecodeError(f"expected base64 text, got {_kind(value)}", path=path)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecodeError(f"not valid base64: {exc}", path=path) from None
+
+
+def _decode_datetime(value: Any, path: str) -> datetime:
+    if not isinstance(value, str):
+        raise DecodeError(f"expected an ISO 8601 time, got {_kind(value)}", path=path)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise DecodeError(f"not an ISO 8601 time: {value!r}", path=path) from None
+    if parsed.tzinfo is None:
+        raise DecodeError(f"time without a timezone: {value!r}", path=path)
+    return parsed.astimezone(timezone.utc)
+
+
+def _enum_decoder(cls: type[enum.IntEnum]) -> Decoder:
+    def decode(value: Any, path: str) -> enum.IntEnum:
+        if isinstance(value, str):
+            try:
+                return cls[value]
+            except KeyError:
+                raise DecodeError(f"{value!r} is not a {cls.__name__} name", path=path) from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(value)
+        raise DecodeError(f"expected a {cls.__name__} name or number, got {_kind(value)}", path=path)
+
+    return decode

@@ -1,0 +1,1 @@
+"""viam-billing built-in plugin: grpc (being built)."""

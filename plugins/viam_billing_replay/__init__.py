@@ -1,0 +1,1 @@
+"""viam-billing built-in plugin: replay (being built)."""

@@ -1,0 +1,1 @@
+"""viam-billing built-in plugin: sinks (being built)."""
