@@ -1,0 +1,45 @@
+"""Project sessions: ``nox -l`` lists them."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "typing", "protos", "tests"]
+
+PROTOBUF = {
+    "6": "protobuf==6.33.5",  # the version viam-sdk 0.85.1 pins: our oldest supported runtime
+    "7": "protobuf>=7,<8",
+}
+GRPCIO_TOOLS = "grpcio-tools==1.85.1"
+
+
+@nox.session
+@nox.parametrize("protobuf", list(PROTOBUF))
+def tests(session: nox.Session, protobuf: str) -> None:
+    """Run the test suite on one protobuf major version."""
+    session.install("-e", ".[test]", PROTOBUF[protobuf])
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test]", "mypy", "types-protobuf")
+    session.run("mypy")
+
+
+@nox.session
+def protos(session: nox.Session) -> None:
+    """Regenerate the protobuf modules from protos/*.proto and fail if the committed ones drifted."""
+    session.install(GRPCIO_TOOLS)
+    session.run("python", "protos/generate.py")
+    session.run("git", "diff", "--exit-code", "--", "protos/viam_billing_protos/_generated", external=True)
