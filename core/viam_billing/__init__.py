@@ -8,6 +8,8 @@ Runs under asyncio and trio. Transports and output sinks are plugins; see :mod:`
 
 from __future__ import annotations
 
+import types as _types
+
 from ._enums import OpenIntEnum as OpenIntEnum
 from ._enums import PaymentMethodType as PaymentMethodType
 from ._enums import SourceType as SourceType
@@ -192,3 +194,10 @@ __all__ = [
     "status_error",
     "to_data",
 ]
+
+# Public names report the public path (as in tracebacks, reprs and docs), not the private module they live in.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, (type, _types.FunctionType)):
+        _obj.__module__ = __name__
+del _name, _obj, _types

@@ -336,3 +336,11 @@ class CreateInvoiceAndChargeImmediatelyRequest(Model):
 @attrs.frozen(kw_only=True)
 class CreateInvoiceAndChargeImmediatelyResponse(Model):
     invoice_id: str = ""
+
+
+# Resolve the string annotations once, here where their names are in scope, so that code elsewhere can read
+# ``attrs.fields(cls)[i].type`` even after the classes are re-exported under ``viam_billing``.
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and issubclass(_cls, Model) and _cls is not Model:
+        attrs.resolve_types(_cls)
+del _cls

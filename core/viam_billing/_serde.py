@@ -74,8 +74,7 @@ Decoder = Callable[[Any, str], Any]
 
 @lru_cache(maxsize=None)
 def _fields(cls: type[Model]) -> tuple[tuple[str, Decoder], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((field.name, _decoder(hints[field.name])) for field in attrs.fields(cls))
+    return tuple((field.name, _decoder(field.type)) for field in attrs.fields(cls))
 
 
 def _decoder(hint: Any) -> Decoder:
