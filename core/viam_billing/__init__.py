@@ -51,6 +51,7 @@ from ._errors import BillingError as BillingError
 from ._errors import CancelledError as CancelledError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConnectError as ConnectError
+from ._errors import DecodeError as DecodeError
 from ._errors import DataLossError as DataLossError
 from ._errors import DeadlineExceededError as DeadlineExceededError
 from ._errors import FailedPreconditionError as FailedPreconditionError
@@ -60,6 +61,7 @@ from ._errors import NotFoundError as NotFoundError
 from ._errors import OutOfRangeError as OutOfRangeError
 from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import PluginError as PluginError
+from ._errors import SinkError as SinkError
 from ._errors import ResourceExhaustedError as ResourceExhaustedError
 from ._errors import StatusError as StatusError
 from ._errors import TransportError as TransportError
@@ -93,9 +95,7 @@ from ._plugins import create_transport as create_transport
 from ._plugins import get_registry as get_registry
 from ._plugins import list_plugins as list_plugins
 from ._client import BillingClient as BillingClient
-from ._client import SinkError as SinkError
 from ._client import connect as connect
-from ._serde import DecodeError as DecodeError
 from ._serde import from_data as from_data
 from ._serde import to_data as to_data
 from .hookspecs import hookimpl as hookimpl

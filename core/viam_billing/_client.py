@@ -20,14 +20,14 @@ import anyio.to_thread
 from . import _models as m
 from . import _operations as ops
 from . import _validate as v
-from ._errors import BillingError, PluginError, ValidationError
+from ._errors import BillingError, SinkError, ValidationError
 from ._events import CallFinished, CallStarted
 from ._operations import Operation
 from ._plugins import PluginRegistry, get_registry
 from ._sinks import Record, Sink
 from ._transport import AsyncTransport
 
-__all__ = ["BillingClient", "SinkError", "connect"]
+__all__ = ["BillingClient", "connect"]
 
 logger = logging.getLogger("viam_billing")
 
@@ -38,19 +38,6 @@ _call_ids = itertools.count(1)
 
 # Request fields that name the organization a call is about, in the order they are looked for.
 _ORG_FIELDS = ("org_id", "org_id_to_charge", "organization_id", "customer_org_id", "billing_organization_id")
-
-
-class SinkError(PluginError):
-    """Raised when one or more sinks failed to store a result; the other sinks still received it.
-
-    ``failures`` maps each failed sink's name to its exception, and ``result`` is the operation's result, so the
-    data is not lost.
-    """
-
-    def __init__(self, message: str, *, operation: str, failures: dict[str, Exception], result: m.Model) -> None:
-        super().__init__(message, operation=operation)
-        self.failures = failures
-        self.result = result
 
 
 class BillingClient:

@@ -5,6 +5,7 @@ Every exception we raise derives from :class:`BillingError`::
     BillingError
     ├── ValidationError (also ValueError)      an argument was rejected before anything was sent
     ├── ConfigurationError (also ValueError)   connect() was given options it cannot work with
+    ├── DecodeError (also ValueError)          stored data (a cassette, a JSON record) does not describe a model
     ├── TransportError                         the service could not be reached or the connection broke
     │   └── ConnectError                       no connection could be made
     ├── StatusError                            the service answered with a gRPC status other than OK
@@ -26,7 +27,8 @@ Every exception we raise derives from :class:`BillingError`::
     │   └── UnauthenticatedError               UNAUTHENTICATED
     └── PluginError                            a plugin failed, or was asked for and is not there
         ├── UnknownTransportError (also LookupError)
-        └── UnknownSinkError (also LookupError)
+        ├── UnknownSinkError (also LookupError)
+        └── SinkError                          sinks failed to store a result (the result is kept on it)
 
 Transports translate their own exceptions into these at their edge (``raise ... from exc``), so no grpclib, h2
 or socket exception reaches a caller. Cancellation of the caller is never turned into one of these.
@@ -35,9 +37,12 @@ or socket exception reaches a caller. Cancellation of the caller is never turned
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._enums import StatusCode
+
+if TYPE_CHECKING:
+    from ._models import Model
 
 __all__ = [
     "AbortedError",
@@ -46,6 +51,7 @@ __all__ = [
     "CancelledError",
     "ConfigurationError",
     "ConnectError",
+    "DecodeError",
     "DataLossError",
     "DeadlineExceededError",
     "FailedPreconditionError",
@@ -55,6 +61,7 @@ __all__ = [
     "OutOfRangeError",
     "PermissionDeniedError",
     "PluginError",
+    "SinkError",
     "ResourceExhaustedError",
     "StatusError",
     "TransportError",
@@ -96,6 +103,14 @@ class ValidationError(BillingError, ValueError):
 
 class ConfigurationError(BillingError, ValueError):
     """Raised when ``connect()`` or a transport is given options it cannot work with (missing credentials, ...)."""
+
+
+class DecodeError(BillingError, ValueError):
+    """Raised when stored data does not describe a model; ``path`` locates the problem (``invoices[2].status``)."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
 
 
 class TransportError(BillingError):
@@ -240,6 +255,19 @@ class UnknownTransportError(PluginError, LookupError):
 
 class UnknownSinkError(PluginError, LookupError):
     """Raised when a sink scheme is not registered; the message lists the registered ones."""
+
+
+class SinkError(PluginError):
+    """Raised when one or more sinks failed to store a result; the other sinks still received it.
+
+    ``failures`` maps each failed sink's name to its exception, and ``result`` is the operation's result, so the
+    data is not lost.
+    """
+
+    def __init__(self, message: str, *, operation: str, failures: dict[str, Exception], result: Model) -> None:
+        super().__init__(message, operation=operation)
+        self.failures = failures
+        self.result = result
 
 
 _BY_CODE: dict[StatusCode, type[StatusError]] = {

@@ -18,20 +18,12 @@ from typing import Any, TypeVar, Union
 
 import attrs
 
-from ._errors import BillingError
+from ._errors import DecodeError
 from ._models import Model
 
-__all__ = ["DecodeError", "from_data", "to_data"]
+__all__ = ["from_data", "to_data"]
 
 ModelT = TypeVar("ModelT", bound=Model)
-
-
-class DecodeError(BillingError, ValueError):
-    """Raised when stored data does not describe a model; ``path`` locates the problem (``invoices[2].status``)."""
-
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
 
 
 def to_data(model: Model) -> dict[str, Any]:
