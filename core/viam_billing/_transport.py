@@ -122,14 +122,20 @@ class MockTransport(AsyncTransport):
                 result = await self._invoke(operation, request)
             if hasattr(result, "__aiter__"):
                 source = result.__aiter__()
-                while True:
-                    with _deadline_error(operation, timeout, deadline):
-                        try:
-                            item = await source.__anext__()
-                        except StopAsyncIteration:
-                            return
-                    _check_type(operation, item)
-                    yield item
+                try:
+                    while True:
+                        with _deadline_error(operation, timeout, deadline):
+                            try:
+                                item = await source.__anext__()
+                            except StopAsyncIteration:
+                                return
+                        _check_type(operation, item)
+                        yield item
+                finally:
+                    # Closing the handler's generator is what "cancel the stream" means here.
+                    aclose = getattr(source, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
             else:
                 for item in result:
                     with _deadline_error(operation, timeout, deadline):

@@ -1,0 +1,186 @@
+"""Invoice PDFs: to a path (atomically), to a file object, as bytes, as a stream."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import viam_billing as vb
+
+pytestmark = pytest.mark.anyio
+
+CHUNKS = [b"%PDF-1.4\n", b"1 0 obj\n", b"%%EOF\n"]
+
+
+class PdfServer:
+    """Streams CHUNKS, optionally failing or hanging after ``stop_after`` chunks; notes when it was closed."""
+
+    def __init__(self, *, stop_after: int | None = None, fail: bool = True) -> None:
+        self.stop_after = stop_after
+        self.fail = fail
+        self.closed_early = False
+        self.finished = False
+
+    def __call__(self, operation: vb.Operation[Any, Any], request: vb.Model) -> AsyncIterator[vb.Model]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[vb.Model]:
+        try:
+            for i, chunk in enumerate(CHUNKS):
+                if i == self.stop_after:
+                    if self.fail:
+                        raise vb.UnavailableError("connection dropped", operation="GetInvoicePdf")
+                    await anyio.sleep(30)
+                yield vb.GetInvoicePdfResponse(chunk=chunk)
+            self.finished = True
+        except BaseException:
+            self.closed_early = True
+            raise
+        finally:
+            if not self.finished:
+                self.closed_early = True
+
+
+def client_for(handler: Any) -> vb.BillingClient:
+    return vb.BillingClient(vb.MockTransport(handler), registry=vb.PluginRegistry(load_entry_points=False))
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+async def test_download_to_a_path(tmp_path: Path) -> None:
+    """The file holds the chunks in order, and nothing else is left in the directory."""
+    dest = tmp_path / "invoice.pdf"
+    async with client_for(PdfServer()) as billing:
+        size = await billing.get_invoice_pdf("inv-1", "org-1", str(dest))
+    assert dest.read_bytes() == b"".join(CHUNKS)
+    assert size == len(b"".join(CHUNKS))
+    assert listing(tmp_path) == ["invoice.pdf"]
+
+
+async def test_new_file_gets_ordinary_permissions(tmp_path: Path) -> None:
+    """The temporary file's private mode does not leak into the saved PDF."""
+    dest = tmp_path / "invoice.pdf"
+    async with client_for(PdfServer()) as billing:
+        await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o666 & ~umask
+
+
+async def test_replacing_keeps_the_old_mode(tmp_path: Path) -> None:
+    """An existing file keeps its permissions when its content is replaced."""
+    dest = tmp_path / "invoice.pdf"
+    dest.write_bytes(b"old")
+    dest.chmod(0o640)
+    async with client_for(PdfServer()) as billing:
+        await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    assert dest.read_bytes() == b"".join(CHUNKS)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("existing", [True, False])
+async def test_error_mid_stream_leaves_dest_untouched(tmp_path: Path, existing: bool) -> None:
+    """A failure after some chunks keeps the old file (or no file) and removes the temporary one."""
+    dest = tmp_path / "invoice.pdf"
+    if existing:
+        dest.write_bytes(b"old content")
+    async with client_for(PdfServer(stop_after=2)) as billing:
+        with pytest.raises(vb.UnavailableError):
+            await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    if existing:
+        assert dest.read_bytes() == b"old content"
+        assert listing(tmp_path) == ["invoice.pdf"]
+    else:
+        assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("existing", [True, False])
+async def test_cancellation_mid_stream_leaves_dest_untouched(tmp_path: Path, existing: bool) -> None:
+    """Cancelling the caller mid-download keeps dest as it was and cancels the stream."""
+    dest = tmp_path / "invoice.pdf"
+    if existing:
+        dest.write_bytes(b"old content")
+    server = PdfServer(stop_after=1, fail=False)
+    async with client_for(server) as billing:
+        with anyio.move_on_after(0.1) as scope:
+            await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    assert scope.cancelled_caught
+    assert server.closed_early
+    assert listing(tmp_path) == (["invoice.pdf"] if existing else [])
+    if existing:
+        assert dest.read_bytes() == b"old content"
+
+
+async def test_timeout_mid_stream_leaves_no_file(tmp_path: Path) -> None:
+    """A download slower than its timeout raises DeadlineExceededError and leaves nothing behind."""
+    dest = tmp_path / "invoice.pdf"
+    async with client_for(PdfServer(stop_after=1, fail=False)) as billing:
+        with pytest.raises(vb.DeadlineExceededError):
+            await billing.get_invoice_pdf("inv-1", "org-1", dest, timeout=0.1)
+    assert listing(tmp_path) == []
+
+
+async def test_missing_directory_is_reported_before_downloading(tmp_path: Path) -> None:
+    """A dest in a directory that does not exist is named, and nothing is fetched."""
+    transport = vb.MockTransport(PdfServer())
+    async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
+        with pytest.raises(vb.ValidationError, match="does not exist") as info:
+            await billing.get_invoice_pdf("inv-1", "org-1", tmp_path / "nope" / "x.pdf")
+        with pytest.raises(vb.ValidationError, match="directory"):
+            await billing.get_invoice_pdf("inv-1", "org-1", tmp_path)
+    assert info.value.argument == "dest"
+    assert transport.calls == []
+
+
+async def test_download_to_a_file_object() -> None:
+    """A writable binary file object receives every chunk."""
+    buffer = io.BytesIO()
+    async with client_for(PdfServer()) as billing:
+        size = await billing.get_invoice_pdf("inv-1", "org-1", buffer)
+    assert buffer.getvalue() == b"".join(CHUNKS)
+    assert size == len(buffer.getvalue())
+
+
+async def test_non_writable_dest_is_rejected() -> None:
+    """Something that is neither a path nor a writable file is named."""
+    async with client_for(PdfServer()) as billing:
+        with pytest.raises(vb.ValidationError, match="writable"):
+            await billing.get_invoice_pdf("inv-1", "org-1", 42)  # type: ignore[arg-type]
+
+
+async def test_download_as_bytes() -> None:
+    """The whole document comes back as bytes."""
+    async with client_for(PdfServer()) as billing:
+        assert await billing.get_invoice_pdf_bytes("inv-1", "org-1") == b"".join(CHUNKS)
+
+
+async def test_stream_yields_chunks_and_early_exit_cancels() -> None:
+    """Iterating gives the chunks as they come; leaving early closes the stream without waiting for its end."""
+    server = PdfServer(stop_after=1, fail=False)
+    received = []
+    async with client_for(server) as billing:
+        with anyio.fail_after(5):
+            async with billing.stream_invoice_pdf("inv-1", "org-1") as chunks:
+                async for chunk in chunks:
+                    received.append(chunk)
+                    break
+    assert received == CHUNKS[:1]
+    assert server.closed_early
+    assert not server.finished
+
+
+async def test_stream_request_carries_both_ids() -> None:
+    """The request names the invoice and the organization for the permission check."""
+    transport = vb.MockTransport(PdfServer())
+    async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
+        await billing.get_invoice_pdf_bytes("inv-1", "org-1")
+    assert transport.calls == [("GetInvoicePdf", vb.GetInvoicePdfRequest(id="inv-1", org_id="org-1"))]
