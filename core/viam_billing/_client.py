@@ -263,9 +263,7 @@ class BillingClient:
         request = m.GetOrgBillingInformationRequest(org_id=v.require_id(org_id, "org_id"))
         return await self.call(ops.GET_ORG_BILLING_INFORMATION, request, timeout=timeout)
 
-    async def get_invoices_summary(
-        self, org_id: str, *, timeout: float | None = None
-    ) -> m.GetInvoicesSummaryResponse:
+    async def get_invoices_summary(self, org_id: str, *, timeout: float | None = None) -> m.GetInvoicesSummaryResponse:
         """Return the outstanding balance and every invoice of the organization.
 
         Example: ``for invoice in (await billing.get_invoices_summary(org_id)).invoices: print(invoice.id)``.
@@ -273,9 +271,7 @@ class BillingClient:
         request = m.GetInvoicesSummaryRequest(org_id=v.require_id(org_id, "org_id"))
         return await self.call(ops.GET_INVOICES_SUMMARY, request, timeout=timeout)
 
-    async def get_available_billing_tiers(
-        self, *, timeout: float | None = None
-    ) -> m.GetAvailableBillingTiersResponse:
+    async def get_available_billing_tiers(self, *, timeout: float | None = None) -> m.GetAvailableBillingTiersResponse:
         """Return the names of the billing tiers an organization can be put on."""
         return await self.call(ops.GET_AVAILABLE_BILLING_TIERS, m.GetAvailableBillingTiersRequest(), timeout=timeout)
 
@@ -323,11 +319,8 @@ class BillingClient:
 
         Example: ``pdf = await billing.get_invoice_pdf_bytes(invoice_id, org_id)``.
         """
-        parts: list[bytes] = []
         async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
-            async for chunk in chunks:
-                parts.append(chunk)
-        return b"".join(parts)
+            return b"".join([chunk async for chunk in chunks])
 
     async def get_invoice_pdf(
         self, invoice_id: str, org_id: str, dest: PdfDestination, *, timeout: float | None = None
@@ -347,7 +340,8 @@ class BillingClient:
             return await self._pdf_to_path(invoice_id, org_id, os.fspath(dest), timeout)
         if not callable(getattr(dest, "write", None)):
             raise ValidationError(
-                f"dest must be a path or a writable binary file object, got {type(dest).__name__}", argument="dest"
+                f"dest must be a path or a writable binary file object, got {type(dest).__name__}",
+                argument="dest",
             )
         size = 0
         async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
@@ -357,15 +351,10 @@ class BillingClient:
         return size
 
     async def _pdf_to_path(self, invoice_id: str, org_id: str, path: str, timeout: float | None) -> int:
-        directory, name = os.path.split(os.path.abspath(path))
-        if not name or os.path.isdir(path):
-            raise ValidationError(f"dest must name a file, got the directory {path!r}", argument="dest")
-        if not os.path.isdir(directory):
-            raise ValidationError(f"dest's directory {directory!r} does not exist", argument="dest")
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+        file, tmp = _open_temporary(path)
         try:
             size = 0
-            with open(fd, "wb") as file:
+            with file:
                 async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
                     async for chunk in chunks:
                         # A buffered write of one chunk returns in microseconds; a thread hop per chunk would
@@ -469,6 +458,17 @@ class BillingClient:
             billing_organization_id=v.require_id(billing_organization_id, "billing_organization_id"),
         )
         await self.call(ops.UPDATE_LOCATION_BILLING_ORGANIZATION, request, timeout=timeout)
+
+
+def _open_temporary(path: str) -> tuple[IO[bytes], str]:
+    """Open a new temporary file beside ``path``, checking first that ``path`` can be a file there."""
+    directory, name = os.path.split(os.path.abspath(path))
+    if not name or os.path.isdir(path):
+        raise ValidationError(f"dest must name a file, got the directory {path!r}", argument="dest")
+    if not os.path.isdir(directory):
+        raise ValidationError(f"dest's directory {directory!r} does not exist", argument="dest")
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    return os.fdopen(fd, "wb"), tmp
 
 
 def _org_of(request: m.Model) -> str | None:

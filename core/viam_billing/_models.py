@@ -8,6 +8,7 @@ absent, repeated fields are tuples and enums are open :class:`~viam_billing.Open
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -51,6 +52,8 @@ class Model:
     """Base of every billing model; lets code say "any model" in a type."""
 
     __slots__ = ()
+    if TYPE_CHECKING:
+        __attrs_attrs__: ClassVar[Any]
 
 
 def _usage_cost_type(value: int) -> UsageCostType:
@@ -164,9 +167,7 @@ class GetCurrentMonthUsageResponse(Model):
 
     start_date: datetime | None = None
     end_date: datetime | None = None
-    resource_usage_costs_by_source: tuple[ResourceUsageCostsBySource, ...] = attrs.field(
-        default=(), converter=tuple
-    )
+    resource_usage_costs_by_source: tuple[ResourceUsageCostsBySource, ...] = attrs.field(default=(), converter=tuple)
     subtotal: float = 0.0
     cloud_storage_usage_cost: float = 0.0
     data_upload_usage_cost: float = 0.0

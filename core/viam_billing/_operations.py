@@ -75,9 +75,7 @@ GET_ORG_BILLING_INFORMATION = _op(
 GET_INVOICES_SUMMARY = _op(
     "GetInvoicesSummary", m.GetInvoicesSummaryRequest, m.GetInvoicesSummaryResponse, idempotent=True
 )
-GET_INVOICE_PDF = _op(
-    "GetInvoicePdf", m.GetInvoicePdfRequest, m.GetInvoicePdfResponse, streaming=True, idempotent=True
-)
+GET_INVOICE_PDF = _op("GetInvoicePdf", m.GetInvoicePdfRequest, m.GetInvoicePdfResponse, streaming=True, idempotent=True)
 SEND_PAYMENT_REQUIRED_EMAIL = _op(
     "SendPaymentRequiredEmail", m.SendPaymentRequiredEmailRequest, m.SendPaymentRequiredEmailResponse
 )

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -149,9 +149,7 @@ class PluginRegistry:
         self._infos[info.name] = info
         return info
 
-    def _collect(
-        self, plugin_name: str, plugin: object, hook: str, into: dict[str, Any]
-    ) -> tuple[str, ...] | str:
+    def _collect(self, plugin_name: str, plugin: object, hook: str, into: dict[str, Any]) -> tuple[str, ...] | str:
         """Call one plugin's registration hook by itself, so that what it registers is attributed to it."""
         impls = [impl for impl in getattr(self.manager.hook, hook).get_hookimpls() if impl.plugin is plugin]
         added: dict[str, Any] = {}

@@ -13,7 +13,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar, Union
 
 import attrs
@@ -50,7 +50,7 @@ def encode(value: Any) -> Any:
     """Return one field value as JSON-ready data."""
     if isinstance(value, Model):
         return to_data(value)
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.IntEnum):
         return value.name if value.name in type(value).__members__ else int(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
@@ -64,7 +64,7 @@ def encode(value: Any) -> Any:
 Decoder = Callable[[Any, str], Any]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fields(cls: type[Model]) -> tuple[tuple[str, Decoder], ...]:
     return tuple((field.name, _decoder(field.type)) for field in attrs.fields(cls))
 

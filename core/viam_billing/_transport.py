@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -58,7 +58,7 @@ class AsyncTransport:
 
 Handler = Callable[
     [Operation[Any, Any], Model],
-    Union[Model, Iterable[Model], AsyncIterator[Model], Awaitable[Union[Model, Iterable[Model]]]],
+    Model | Iterable[Model] | AsyncIterator[Model] | Awaitable[Model | Iterable[Model]],
 ]
 """A :class:`MockTransport` handler: ``(operation, request) -> response``.
 

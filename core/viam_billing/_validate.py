@@ -18,7 +18,8 @@ def require_id(value: object, argument: str) -> str:
 def require_amount(value: object, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(
-            f"{argument} must be a number of US dollars, got {type(value).__name__} {value!r}", argument=argument
+            f"{argument} must be a number of US dollars, got {type(value).__name__} {value!r}",
+            argument=argument,
         )
     if not math.isfinite(value) or value < 0:
         raise ValidationError(f"{argument} must be finite and not negative, got {value!r}", argument=argument)
@@ -32,7 +33,8 @@ def optional_description(value: object, argument: str = "description") -> str | 
         raise ValidationError(f"{argument} must be a string or None, got {type(value).__name__}", argument=argument)
     if len(value) > MAX_DESCRIPTION_LENGTH:
         raise ValidationError(
-            f"{argument} must be at most {MAX_DESCRIPTION_LENGTH} characters, got {len(value)}", argument=argument
+            f"{argument} must be at most {MAX_DESCRIPTION_LENGTH} characters, got {len(value)}",
+            argument=argument,
         )
     return value
 
@@ -51,5 +53,7 @@ def require_timeout(value: object, argument: str = "timeout") -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"{argument} must be a positive number of seconds or None, got {value!r}", argument=argument)
+        raise ValidationError(
+            f"{argument} must be a positive number of seconds or None, got {value!r}", argument=argument
+        )
     return float(value)

@@ -59,7 +59,7 @@ RegisterSink = Callable[[str, SinkFactory], None]
 
 
 @hookspec
-def register_transports(register: RegisterTransport) -> None:  # type: ignore[empty-body]
+def register_transports(register: RegisterTransport) -> None:
     """Register transports by calling ``register(name, factory)`` once for each.
 
     :param register: takes the transport's name, as given to ``connect(transport=...)``, and its
@@ -68,7 +68,7 @@ def register_transports(register: RegisterTransport) -> None:  # type: ignore[em
 
 
 @hookspec
-def register_sinks(register: RegisterSink) -> None:  # type: ignore[empty-body]
+def register_sinks(register: RegisterSink) -> None:
     """Register output sinks by calling ``register(scheme, factory)`` once for each.
 
     :param register: takes the scheme of the sink spec (``"jsonl"`` for ``jsonl:PATH``) and its
@@ -77,7 +77,7 @@ def register_sinks(register: RegisterSink) -> None:  # type: ignore[empty-body]
 
 
 @hookspec
-def call_started(event: CallStarted) -> None:  # type: ignore[empty-body]
+def call_started(event: CallStarted) -> None:
     """Called when a client starts an operation, before anything is sent.
 
     :param event: the operation, the request and a ``call_id`` shared with the matching :func:`call_finished`.
@@ -87,7 +87,7 @@ def call_started(event: CallStarted) -> None:  # type: ignore[empty-body]
 
 
 @hookspec
-def call_finished(event: CallFinished) -> None:  # type: ignore[empty-body]
+def call_finished(event: CallFinished) -> None:
     """Called when an operation ends, successfully or not (also on cancellation).
 
     :param event: the operation, the request, ``call_id``, ``duration`` in seconds, ``outcome`` (``"ok"``,

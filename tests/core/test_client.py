@@ -7,7 +7,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 import viam_billing as vb
 
 pytestmark = pytest.mark.anyio
@@ -109,7 +108,9 @@ async def test_each_method_sends_its_request_and_returns_the_model(
 
 async def test_deprecated_charge_warns_and_still_charges() -> None:
     """create_invoice_and_charge_immediately works and points to charge_organization."""
-    handler = Recorder({"CreateInvoiceAndChargeImmediately": vb.CreateInvoiceAndChargeImmediatelyResponse(invoice_id="i")})
+    handler = Recorder(
+        {"CreateInvoiceAndChargeImmediately": vb.CreateInvoiceAndChargeImmediatelyResponse(invoice_id="i")}
+    )
     async with client_for(handler) as billing:
         with pytest.warns(DeprecationWarning, match="charge_organization"):
             result = await billing.create_invoice_and_charge_immediately("org-3", 5.0, disable_email=True)
@@ -137,7 +138,10 @@ async def test_deprecated_charge_warns_and_still_charges() -> None:
         (lambda b: b.charge_organization("o", True, 0.0), "subtotal"),
         (lambda b: b.charge_organization("o", 1.0, 0.0, "x" * 1001), "description"),
         (lambda b: b.charge_organization("o", 1.0, 0.0, None, ""), "org_id_for_branding"),
-        (lambda b: b.charge_organization("o", 1.0, 0.0, disable_confirmation_email="yes"), "disable_confirmation_email"),
+        (
+            lambda b: b.charge_organization("o", 1.0, 0.0, disable_confirmation_email="yes"),
+            "disable_confirmation_email",
+        ),
         (lambda b: b.send_payment_required_email("o", ""), "billing_owner_org_id"),
         (lambda b: b.update_organization_billing_tier("o", ""), "billing_tier"),
         (lambda b: b.update_location_billing_organization("", "o"), "location_id"),
@@ -259,7 +263,8 @@ async def test_a_failing_sink_keeps_the_record_from_the_others() -> None:
         with pytest.raises(vb.SinkError) as info:
             await billing.get_current_month_usage("org-1")
     assert list(info.value.failures) == ["broken"]
-    assert "broken" in str(info.value) and "disk full" in str(info.value)
+    assert "broken" in str(info.value)
+    assert "disk full" in str(info.value)
     assert info.value.result == result
     assert [r.result for r in healthy.records] == [result]
 
@@ -333,9 +338,12 @@ async def test_a_broken_observer_never_breaks_calls(caplog: pytest.LogCaptureFix
 
 async def test_generic_call_uses_the_operation_table() -> None:
     """BillingClient.call sends any unary operation with a ready request model."""
-    handler = Recorder({"GetLocationBillingOrganization": vb.GetLocationBillingOrganizationResponse(billing_organization_id="x")})
+    handler = Recorder(
+        {"GetLocationBillingOrganization": vb.GetLocationBillingOrganizationResponse(billing_organization_id="x")}
+    )
     async with client_for(handler) as billing:
         result = await billing.call(
-            vb.OPERATIONS["GetLocationBillingOrganization"], vb.GetLocationBillingOrganizationRequest(location_id="l")
+            vb.OPERATIONS["GetLocationBillingOrganization"],
+            vb.GetLocationBillingOrganizationRequest(location_id="l"),
         )
     assert result.billing_organization_id == "x"

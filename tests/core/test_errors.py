@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import viam_billing as vb
 
 

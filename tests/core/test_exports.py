@@ -32,7 +32,8 @@ def test_import_loads_no_transport_machinery() -> None:
     """The core imports neither grpclib, h2 nor protobuf."""
     code = (
         "import sys, viam_billing\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('grpclib', 'h2') or m.startswith('google.protobuf'))\n"
+        "bad = sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('grpclib', 'h2') or m.startswith('google.protobuf'))\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

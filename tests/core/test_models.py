@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import attrs
 import pytest
-
 import viam_billing as vb
 
 

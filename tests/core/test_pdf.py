@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 import viam_billing as vb
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import viam_billing as vb
 
 BUILTINS = "grpc,replay,sinks"
@@ -52,7 +51,12 @@ def register_sinks(register):
 @pytest.fixture
 def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An installed distribution with four plugins, as pip would lay it out, on sys.path."""
-    modules = {"good_plugin": GOOD, "broken_plugin": BROKEN_IMPORT, "invalid_plugin": INVALID_HOOK, "failing_plugin": FAILING_HOOK}
+    modules = {
+        "good_plugin": GOOD,
+        "broken_plugin": BROKEN_IMPORT,
+        "invalid_plugin": INVALID_HOOK,
+        "failing_plugin": FAILING_HOOK,
+    }
     for name, source in modules.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
     dist = tmp_path / "pigeon_plugins-1.2.dist-info"
@@ -169,8 +173,14 @@ async def test_connect_builds_the_named_transport_with_the_options() -> None:
     provider = _Provider()
     registry.register(provider, "provider")
     async with vb.connect(
-        transport="fake", address="127.0.0.1:1", api_key_id="id", insecure=True, registry=registry, flavour="x",
-        sinks=["memory:a"], timeout=3,
+        transport="fake",
+        address="127.0.0.1:1",
+        api_key_id="id",
+        insecure=True,
+        registry=registry,
+        flavour="x",
+        sinks=["memory:a"],
+        timeout=3,
     ) as billing:
         await billing.get_available_billing_tiers()
         (sink,) = billing.sinks

@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
 import viam_billing as vb
 
 USAGE = vb.GetCurrentMonthUsageResponse(
@@ -17,7 +16,10 @@ USAGE = vb.GetCurrentMonthUsageResponse(
             source_type=vb.SourceType.SOURCE_TYPE_FRAGMENT,
             tier_name="pro",
             resource_usage_costs=vb.ResourceUsageCosts(
-                usage_costs=[vb.UsageCost(resource_type=3, cost=1.25), vb.UsageCost(resource_type=404, cost=2.0)],
+                usage_costs=[
+                    vb.UsageCost(resource_type=3, cost=1.25),
+                    vb.UsageCost(resource_type=404, cost=2.0),
+                ],
                 discount=0.5,
             ),
         )
@@ -53,8 +55,14 @@ def test_encoding_is_readable() -> None:
         ({"start_date": "yesterday"}, "start_date"),
         ({"start_date": "2026-11-01T00:00:00"}, "start_date"),
         ({"resource_usage_costs_by_source": {}}, "resource_usage_costs_by_source"),
-        ({"resource_usage_costs_by_source": [{"source_type": "SOURCE_TYPE_MOON"}]}, "resource_usage_costs_by_source[0].source_type"),
-        ({"resource_usage_costs_by_source": [{"tier_name": 5}]}, "resource_usage_costs_by_source[0].tier_name"),
+        (
+            {"resource_usage_costs_by_source": [{"source_type": "SOURCE_TYPE_MOON"}]},
+            "resource_usage_costs_by_source[0].source_type",
+        ),
+        (
+            {"resource_usage_costs_by_source": [{"tier_name": 5}]},
+            "resource_usage_costs_by_source[0].tier_name",
+        ),
         ({"subtotall": 1.0}, ""),
     ],
 )
