@@ -141,7 +141,7 @@ class Interaction:
             "operation": self.operation.name,
             "request": viam_billing.to_data(self.request),
             "outcome": self.outcome,
-            "duration": round(self.duration, 6),
+            "duration": round(self.duration, 3),
         }
         if self.error is not None:
             error: dict[str, Any] = {"type": self.error.type}
@@ -480,7 +480,8 @@ def _write_atomically(path: str, text: str) -> None:
     # A unique temporary name per writer: processes saving cassettes side by side never touch each other's file.
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as file:
+        # A lone surrogate can only sit inside a JSON string, where its backslash escape is valid JSON.
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())

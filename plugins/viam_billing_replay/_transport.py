@@ -27,6 +27,8 @@ ResponseT = TypeVar("ResponseT", bound=Model)
 
 OnUnplayed = Literal["ignore", "warn", "error"]
 
+_CANCEL_MARGIN = 0.25
+
 # The secrets a replay transport knows without being told: where they come from, and how errors name them.
 _SECRET_OPTIONS = {
     "api_key": "API key (api_key option)",
@@ -299,9 +301,10 @@ class ReplayTransport(AsyncTransport):
         name = interaction.operation.name
         if interaction.error is not None:
             raise interaction.error.to_exception(name)
-        # The recorded caller stopped waiting (cancelled, or left the stream) after ``duration``; a faithful
-        # replay keeps the call pending as long, so the same cancel scope cancels it again.
-        await anyio.sleep(interaction.duration)
+        # The recorded caller stopped waiting (cancelled, or left the stream) after ``duration``. A faithful
+        # replay keeps the call pending for longer than that, with a margin for a slow machine, so that the same
+        # cancel scope cancels it again; only code that no longer cancels reaches the error below.
+        await anyio.sleep(interaction.duration * 2 + _CANCEL_MARGIN)
         raise CassetteError(
             f"{name} was cancelled by its caller after {interaction.duration:.3f} s and {received} message(s) when "
             f"cassette {self.path!r} was recorded, but nothing cancelled it on replay; the code under test no longer "
@@ -313,7 +316,7 @@ class ReplayTransport(AsyncTransport):
     def _unmatched(self, operation: Operation[Any, Any], request: Model) -> UnmatchedRequestError:
         redacted = self._redactor(request)
         try:
-            shown = json.dumps(viam_billing.to_data(request), ensure_ascii=False, sort_keys=True)
+            shown = json.dumps(viam_billing.to_data(request), ensure_ascii=False)
         except (TypeError, ValueError):  # a request with a value JSON cannot show
             shown = repr(request)
         if len(shown) > 300:
