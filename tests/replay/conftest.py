@@ -198,7 +198,7 @@ async def _every_rpc(billing: vb.BillingClient, tmp: Path) -> list[Any]:
     await attempt(billing.charge_organization(OTHER_ORG, 100.0, 8.0, "support, November"))
     await attempt(billing.charge_organization(OTHER_ORG, 100.0, 8.0, "support, November"))
     await attempt(billing.charge_organization("org-missing", 1.0, 0.0))
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         await attempt(billing.create_invoice_and_charge_immediately(OTHER_ORG, 5.0))
     return results
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 import viam_billing as vb
 import viam_billing_replay as replay
@@ -396,7 +397,7 @@ async def test_a_cancelled_teardown_still_saves_the_recording(open_client: Any, 
         async with open_client("once") as billing:
             await billing.get_available_billing_tiers()
             scope.cancel()
-        await anyio.sleep(0)  # the cancellation was pending all through the close
+        await anyio.lowlevel.checkpoint()  # the cancellation was pending all through the close
     assert scope.cancelled_caught
     assert [item["operation"] for item in json.loads(cassette.read_text())["interactions"]] == [
         "GetAvailableBillingTiers"

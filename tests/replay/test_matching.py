@@ -64,11 +64,11 @@ async def test_an_ignored_field_can_be_limited_to_one_operation(open_client: Any
     """ "ChargeOrganization.description" ignores it there and nowhere else."""
     async with open_client("once") as billing:
         await billing.charge_organization("org-2", 10.0, 1.0, "November")
-        with pytest.warns(DeprecationWarning):
+        with pytest.warns(DeprecationWarning, match="deprecated"):
             await billing.create_invoice_and_charge_immediately("org-2", 5.0, "November")
     async with open_client("none", match_ignore=["ChargeOrganization.description"]) as billing:
         await billing.charge_organization("org-2", 10.0, 1.0, "December")
-        with pytest.raises(replay.UnmatchedRequestError), pytest.warns(DeprecationWarning):
+        with pytest.raises(replay.UnmatchedRequestError), pytest.warns(DeprecationWarning, match="deprecated"):
             await billing.create_invoice_and_charge_immediately("org-2", 5.0, "December")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import viam_billing as vb
@@ -186,7 +186,7 @@ async def test_an_unknown_record_mode_is_a_configuration_error(open_client: Any)
 class FakeTransport(vb.AsyncTransport):
     """A transport registered by name, which notes its options and whether it was closed."""
 
-    built: list[dict[str, Any]] = []
+    built: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, **options: Any) -> None:
         self.options = options

@@ -102,12 +102,16 @@ async def test_an_error_mid_stream_replays_after_the_chunks_before_it(open_clien
             await billing.get_invoice_pdf_bytes("inv-broken", ORG)
     dest = tmp_path / "out.pdf"
     dest.write_bytes(b"old invoice")
+    received: list[bytes] = []
+
+    async def read_all(billing: vb.BillingClient) -> None:
+        async with billing.stream_invoice_pdf("inv-broken", ORG) as chunks:
+            async for chunk in chunks:
+                received.append(chunk)  # noqa: PERF401 - the chunks before the error must be kept
+
     async with open_client("none", allow_playback_repeats=True) as billing:
-        received = []
         with pytest.raises(vb.UnavailableError, match="connection reset"):
-            async with billing.stream_invoice_pdf("inv-broken", ORG) as chunks:
-                async for chunk in chunks:
-                    received.append(chunk)
+            await read_all(billing)
         with pytest.raises(vb.UnavailableError):
             await billing.get_invoice_pdf("inv-broken", ORG, dest)
     assert received == [b"%PDF-1.7\n", bytes(range(256))]
@@ -193,10 +197,14 @@ async def test_a_stream_left_early_while_recording_replays_what_was_received(ope
 
 async def test_an_error_raised_by_the_consumer_is_not_recorded_as_the_streams(open_client: Any, cassette: Path) -> None:
     """A BillingError raised in the caller's own loop body says nothing about how the stream ended."""
-    with pytest.raises(vb.ValidationError):
+
+    async def consume() -> None:
         async with open_client("once") as billing, billing.stream_invoice_pdf("inv-1", ORG) as chunks:
             async for _ in chunks:
                 raise vb.ValidationError("the caller's own check failed", argument="x")
+
+    with pytest.raises(vb.ValidationError):
+        await consume()
     interaction = json.loads(cassette.read_text())["interactions"][0]
     assert interaction["outcome"] == "cancelled"
     assert "error" not in interaction
