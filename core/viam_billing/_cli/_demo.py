@@ -1,0 +1,90 @@
+"""``demo`` (the whole job, offline, against the local emulator) and ``emulator`` (serve it for your own tests).
+
+The emulator is part of the grpc plugin; it is imported only when one of these commands runs, so the core never
+loads the gRPC machinery by itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+from rich.text import Text
+
+from .._client import connect
+from ._app import EXIT_FAILED, EXIT_OK, Settings, cli, fail, pass_settings
+from ._export import OrgExport, print_summary, run_export, where_it_went
+from ._report import print_report
+
+__all__ = ["demo", "emulator"]
+
+
+def _emulator_module() -> ModuleType:
+    try:
+        return importlib.import_module("viam_billing_grpc.emulator")
+    except ImportError as exc:
+        fail(f"the emulator comes with the grpc plugin, which could not be imported ({exc})")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="viam-billing-demo",
+    show_default=True,
+    help="Where the demo writes its history database, PDFs and JSON lines.",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--chart/--no-chart", default=True, show_default=True, help="Draw the report's terminal charts.")
+@pass_settings
+def demo(settings: Settings, directory: Path, concurrency: int, chart: bool) -> None:
+    """Run the main job offline: start the emulator here, export every organization through the real gRPC
+    transport into DIR (SQLite history, invoice PDFs, JSON lines, console), then show the report.
+    """
+    module = _emulator_module()
+    database, pdfs, records = directory / "billing.db", directory / "invoices", directory / "records.jsonl"
+    specs = [f"sqlite:{database}", f"pdf:{pdfs}", f"jsonl:{records}", "console"]
+
+    async def go() -> tuple[list[OrgExport], str, list[str]]:
+        async with module.Emulator() as emulator:
+            settings.err.print(f"emulator listening on {emulator.address} (loopback only, seeded data)")
+            options: dict[str, Any] = emulator.connect_options()
+            client = connect(**options, transport="grpc", sinks=specs, timeout=settings.timeout or 30.0)
+            outcomes = await run_export(client, list(emulator.org_ids), concurrency=concurrency, console=settings.err)
+            return outcomes, emulator.address, where_it_went(client.sinks)
+
+    outcomes, address, locations = settings.run(go)
+    print_summary(settings.out, outcomes)
+    print_report(settings.out, database, chart=chart)
+    out = settings.out
+    out.print(Text("Where everything went", style="bold"))
+    for line in locations:
+        out.print(line, highlight=False)
+    out.print(
+        f"\nThe emulator at {address} is stopped. Next:\n"
+        f"  viam-billing report --db {database}          the report again\n"
+        f"  sqlite3 {database} '.tables'                  the history tables\n"
+        f"  viam-billing emulator --port 50051                  serve the emulator for your own tests\n"
+        f"  viam-billing export --org ORG_ID                    the same job against Viam "
+        "(VIAM_API_KEY, VIAM_API_KEY_ID set)",
+        highlight=False,
+    )
+    raise SystemExit(EXIT_FAILED if any(not o.ok for o in outcomes) else EXIT_OK)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True, help="0: any free port.")
+@pass_settings
+def emulator(settings: Settings, host: str, port: int) -> None:
+    """Serve the billing emulator (AuthService and every BillingService RPC, seeded data) until Ctrl-C, for
+    your own integration tests. Connect with --address HOST:PORT --insecure and the credentials it prints.
+    """
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        fail("the emulator only listens on loopback (127.0.0.1, ::1 or localhost)", 2)
+    module = _emulator_module()
+    module.Emulator.run(host, port)

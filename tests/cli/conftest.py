@@ -1,0 +1,115 @@
+"""Fixtures of the command-line tests: run ``viam-billing`` in-process, over a switchable in-memory transport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import pytest
+import viam_billing as vb
+from viam_billing._cli import main
+
+NOV = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def sample_handler(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
+    """Answers like a small service: org-bad is refused, everything else has data."""
+    org = getattr(request, "org_id", "")
+    if org == "org-bad":
+        raise vb.PermissionDeniedError("not an owner of org-bad", operation=operation.name)
+    if org == "org-down":
+        raise vb.UnavailableError("try again later", operation=operation.name)
+    name = operation.name
+    if name == "GetCurrentMonthUsage":
+        cost = vb.UsageCost(resource_type=vb.UsageCostType.USAGE_COST_TYPE_STANDARD_COMPUTE, cost=9.5)
+        source = vb.ResourceUsageCostsBySource(
+            source_type=vb.SourceType.SOURCE_TYPE_ORG, resource_usage_costs=vb.ResourceUsageCosts(usage_costs=(cost,))
+        )
+        return vb.GetCurrentMonthUsageResponse(
+            start_date=NOV, end_date=datetime(2026, 12, 1, tzinfo=timezone.utc), subtotal=9.5,
+            resource_usage_costs_by_source=(source,),
+        )  # fmt: skip
+    if name == "GetInvoicesSummary":
+        invoice = vb.InvoiceSummary(
+            id=f"inv-{org}", invoice_date=datetime(2026, 10, 1, tzinfo=timezone.utc), invoice_amount=7.0, status="paid"
+        )
+        return vb.GetInvoicesSummaryResponse(outstanding_balance=0.0, invoices=(invoice,))
+    if name == "GetOrgBillingInformation":
+        return vb.GetOrgBillingInformationResponse(billing_email=f"{org}@example.com")
+    if name == "GetInvoicePdf":
+        return [vb.GetInvoicePdfResponse(chunk=b"%PDF-1.4 "), vb.GetInvoicePdfResponse(chunk=b"body %%EOF")]
+    if name == "GetAvailableBillingTiers":
+        return vb.GetAvailableBillingTiersResponse(tiers=("free", "pro"))
+    if name == "ChargeOrganization":
+        return vb.ChargeOrganizationResponse(invoice_id="inv-new")
+    return operation.response_type()
+
+
+class _State:
+    handler: Callable[..., Any] = staticmethod(sample_handler)
+    transports: list[vb.MockTransport] = []  # noqa: RUF012
+
+
+class _CliMockPlugin:
+    @vb.hookimpl
+    def register_transports(self, register: Any) -> None:
+        def make(**options: Any) -> vb.MockTransport:
+            transport = vb.MockTransport(lambda op, req: _State.handler(op, req))
+            _State.transports.append(transport)
+            return transport
+
+        register("cli-mock", make)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cli_mock_transport() -> None:
+    registry = vb.get_registry()
+    if "cli-mock" not in registry.transports:
+        registry.register(_CliMockPlugin(), name="cli-mock")
+
+
+@attrs.frozen
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def calls() -> list[vb.MockTransport]:
+    """The mock transports the commands built, in order (their ``.calls`` list what was sent)."""
+    _State.transports = []
+    return _State.transports
+
+
+@pytest.fixture
+def run(monkeypatch, capsys, calls) -> Callable[..., Outcome]:
+    """``run(*args, handler=..., env=...)``: viam-billing in-process on the mock transport; code, stdout, stderr."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("VIAM_API_KEY", "test-key-secret")
+    monkeypatch.setenv("VIAM_API_KEY_ID", "test-key-id")
+    monkeypatch.delenv("VIAM_PRIMARY_ORG_ID", raising=False)
+
+    def invoke(*args: str, handler: Callable[..., Any] = sample_handler, env: dict[str, str | None] | None = None):
+        for name, value in (env or {}).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        _State.handler = handler
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(["--transport", "cli-mock", *args])
+        captured = capsys.readouterr()
+        code = exited.value.code
+        return Outcome(code=code if isinstance(code, int) else (0 if code is None else 1), out=captured.out,
+                       err=captured.err)  # fmt: skip
+
+    return invoke
+
+
+@pytest.fixture
+def handler() -> Callable[..., Any]:
+    return sample_handler
