@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types as _types
 
+from . import sync as sync  # the blocking facade: viam_billing.sync.connect(...)
 from ._client import BillingClient as BillingClient
 from ._client import connect as connect
 from ._enums import OpenIntEnum as OpenIntEnum
@@ -192,6 +193,7 @@ __all__ = [
     "list_plugins",
     "operation",
     "status_error",
+    "sync",
     "to_data",
 ]
 
