@@ -273,7 +273,7 @@ def plugins(settings: Settings) -> None:
     """Every plugin found: its distribution and version, what it provides, and why it failed if it did."""
     table = Table(title="viam-billing plugins", title_justify="left")
     for column in ("plugin", "distribution", "version", "transports", "sinks", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # names in full, wrapped if need be, never cut short
     for info in list_plugins():
         # Text, not markup: an error message may hold brackets.
         status = Text("loaded", style="green") if info.error is None else Text.assemble(("failed: ", "red"), info.error)
