@@ -43,6 +43,11 @@ class JsonlSink(Sink):
         self.name = f"jsonl:{text}"
         self._file: IO[str] | None = None
 
+    @property
+    def path(self) -> Path | None:
+        """The file records are appended to; ``None`` for standard output."""
+        return self._path
+
     @classmethod
     def from_spec(cls, rest: str) -> JsonlSink:
         """Build from the text after ``jsonl:``."""

@@ -7,6 +7,7 @@ loads the gRPC machinery by itself.
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -64,15 +65,15 @@ def demo(settings: Settings, directory: Path, concurrency: int, chart: bool) -> 
     out.print(Text("Where everything went", style="bold"))
     for line in locations:
         out.print(line, highlight=False)
-    out.print(
-        f"\nThe emulator at {address} is stopped. Next:\n"
-        f"  viam-billing report --db {database}          the report again\n"
-        f"  sqlite3 {database} '.tables'                  the history tables\n"
-        f"  viam-billing emulator --port 50051                  serve the emulator for your own tests\n"
-        f"  viam-billing export --org ORG_ID                    the same job against Viam "
-        "(VIAM_API_KEY, VIAM_API_KEY_ID set)",
-        highlight=False,
-    )
+    out.print(f"\nThe emulator at {address} has stopped. Next:", highlight=False)
+    for command, what in (
+        (f"viam-billing report --db {database}", "the report again"),
+        (f"sqlite3 {database} .tables", "the history tables"),
+        ("viam-billing emulator --port 50051", "serve the emulator for your own tests"),
+        ("viam-billing export --org ORG_ID", "the same job against Viam, with VIAM_API_KEY and VIAM_API_KEY_ID set"),
+    ):
+        out.print(f"  {command}", highlight=False)
+        out.print(f"      {what}", style="dim", highlight=False)
     raise SystemExit(EXIT_FAILED if any(not o.ok for o in outcomes) else EXIT_OK)
 
 
@@ -87,4 +88,19 @@ def emulator(settings: Settings, host: str, port: int) -> None:
     if host not in ("127.0.0.1", "::1", "localhost"):
         fail("the emulator only listens on loopback (127.0.0.1, ::1 or localhost)", 2)
     module = _emulator_module()
-    module.Emulator.run(host, port)
+
+    def ready(server: Any) -> None:
+        # Printed and flushed at once: a script waiting for the address reads it through a pipe.
+        first = server.org_ids[0]
+        lines = [
+            f"emulator listening on {server.address} (organizations: {', '.join(server.org_ids)})",
+            "its credentials (fixed, for tests only):",
+            f"  export VIAM_API_KEY_ID={server.api_key_id}",
+            f"  export VIAM_API_KEY={server.api_key}",
+            f"then: viam-billing --address {server.address} --insecure export --org {first}",
+            "Ctrl-C stops it.",
+        ]
+        click.echo("\n".join(lines))
+        sys.stdout.flush()
+
+    module.Emulator.run(host, port, ready=ready)

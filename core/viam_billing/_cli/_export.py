@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import attrs
 import click
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
@@ -125,24 +126,40 @@ async def export_organizations(
 
 
 def print_summary(console: Console, outcomes: Sequence[OrgExport]) -> None:
-    """The final table: one row per organization."""
+    """The final summary, one entry per organization: a table on a wide console, lines on a narrow one."""
     from viam_billing_sinks import money
 
-    table = Table(title="Export summary", title_justify="left")
-    for column in ("organization", "usage this month", "invoices", "outstanding", "PDFs new", "PDFs kept", "status"):
-        table.add_column(column, justify="left" if column in ("organization", "status") else "right")
+    def amount(value: float | None) -> str:
+        return "" if value is None else money(value)
+
+    def pdfs(o: OrgExport) -> str:
+        return f"{o.pdfs_downloaded} new, {o.pdfs_kept} kept"
+
+    console.print(Text("Export summary", style="bold"))
+    widest = max((len(o.org_id) for o in outcomes), default=0)
+    if console.width >= widest + 75:
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("organization", no_wrap=True)
+        for column in ("usage so far", "invoices", "outstanding", "PDFs"):
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("status", overflow="fold")
+        for o in outcomes:
+            status = Text("ok", style="green") if o.ok else Text("; ".join(o.errors), style="red")
+            invoices = "" if o.invoices is None else str(o.invoices)
+            table.add_row(o.org_id, amount(o.subtotal), invoices, amount(o.outstanding), pdfs(o), status)
+        console.print(table)
+        return
     for o in outcomes:
-        status = Text("ok", style="green") if o.ok else Text("; ".join(o.errors), style="red")
-        table.add_row(
-            o.org_id,
-            "" if o.subtotal is None else money(o.subtotal),
-            "" if o.invoices is None else str(o.invoices),
-            "" if o.outstanding is None else money(o.outstanding),
-            str(o.pdfs_downloaded),
-            str(o.pdfs_kept),
-            status,
-        )
-    console.print(table)
+        mark = Text("ok    ", style="green") if o.ok else Text("FAILED", style="red")
+        console.print(Text.assemble("  ", mark, " ", (o.org_id, "bold")))
+        if o.invoices is not None:
+            console.print(
+                f"         usage {amount(o.subtotal)} · {o.invoices} invoice(s), {amount(o.outstanding)} "
+                f"outstanding · PDFs {pdfs(o)}",
+                highlight=False,
+            )
+        for error in o.errors:
+            console.print(Text(f"         {error}", style="red"))
 
 
 def make_progress(console: Console) -> Progress:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["print_report"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CHART_TYPES = 8
 
 
 def print_report(console: Console, database: Path, org_ids: Sequence[str] = (), *, chart: bool = True) -> None:
@@ -96,9 +97,14 @@ def _charts(costs: Sequence[MonthlyCost], invoices: Sequence[MonthlyInvoices], c
 
     if usage:
         latest = max(usage)
-        lines = sorted(
-            ((sinks.cost_type_label(c.cost_type), c.cost) for c in costs if c.month == latest), key=lambda p: p[1]
+        ranked = sorted(
+            ((sinks.cost_type_label(c.cost_type), c.cost) for c in costs if c.month == latest), key=lambda p: -p[1]
         )
+        # The biggest few by name; a long tail of cents would only crowd the chart.
+        lines = ranked[:_CHART_TYPES]
+        if len(ranked) > _CHART_TYPES:
+            lines.append((f"{len(ranked) - _CHART_TYPES} other types", sum(cost for _, cost in ranked[_CHART_TYPES:])))
+        lines.reverse()
         plt.clear_figure()
         plt.theme("pro" if colored else "clear")
         plt.plotsize(width, max(8, 2 * len(lines) + 4))
