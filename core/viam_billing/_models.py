@@ -7,6 +7,7 @@ absent, repeated fields are tuples and enums are open :class:`~viam_billing.Open
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -54,6 +55,24 @@ class Model:
     __slots__ = ()
     if TYPE_CHECKING:
         __attrs_attrs__: ClassVar[Any]
+
+
+# Typed converters, one per collection field: with the bare builtin ``tuple`` as converter, the attrs mypy plugin
+# types the parameter as ``Iterable[_T_co]`` and refuses every argument in strictly typed callers.
+def _usage_costs(value: Iterable[UsageCost]) -> tuple[UsageCost, ...]:
+    return tuple(value)
+
+
+def _costs_by_source(value: Iterable[ResourceUsageCostsBySource]) -> tuple[ResourceUsageCostsBySource, ...]:
+    return tuple(value)
+
+
+def _invoices(value: Iterable[InvoiceSummary]) -> tuple[InvoiceSummary, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _usage_cost_type(value: int) -> UsageCostType:
@@ -133,7 +152,7 @@ class UsageCost(Model):
 class ResourceUsageCosts(Model):
     """Cost lines with the discount and the totals they add up to."""
 
-    usage_costs: tuple[UsageCost, ...] = attrs.field(default=(), converter=tuple)
+    usage_costs: tuple[UsageCost, ...] = attrs.field(default=(), converter=_usage_costs)
     discount: float = 0.0
     total_with_discount: float = 0.0
     total_without_discount: float = 0.0
@@ -167,7 +186,9 @@ class GetCurrentMonthUsageResponse(Model):
 
     start_date: datetime | None = None
     end_date: datetime | None = None
-    resource_usage_costs_by_source: tuple[ResourceUsageCostsBySource, ...] = attrs.field(default=(), converter=tuple)
+    resource_usage_costs_by_source: tuple[ResourceUsageCostsBySource, ...] = attrs.field(
+        default=(), converter=_costs_by_source
+    )
     subtotal: float = 0.0
     cloud_storage_usage_cost: float = 0.0
     data_upload_usage_cost: float = 0.0
@@ -220,7 +241,7 @@ class GetInvoicesSummaryResponse(Model):
     """The outstanding balance and every invoice of an organization."""
 
     outstanding_balance: float = 0.0
-    invoices: tuple[InvoiceSummary, ...] = attrs.field(default=(), converter=tuple)
+    invoices: tuple[InvoiceSummary, ...] = attrs.field(default=(), converter=_invoices)
 
 
 # --- GetInvoicePdf (server-streaming) -------------------------------------------------------------------------
@@ -263,7 +284,7 @@ class GetAvailableBillingTiersRequest(Model):
 
 @attrs.frozen(kw_only=True)
 class GetAvailableBillingTiersResponse(Model):
-    tiers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tiers: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen(kw_only=True)

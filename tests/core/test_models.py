@@ -45,6 +45,17 @@ def test_model_fields_convert_enums_and_tuples() -> None:
     assert costs.usage_costs[0].resource_type is vb.UsageCostType.USAGE_COST_TYPE_STANDARD_COMPUTE
 
 
+def test_every_collection_field_becomes_a_tuple() -> None:
+    """Lists and generators given to the four repeated fields are stored as tuples."""
+    usage = vb.GetCurrentMonthUsageResponse(resource_usage_costs_by_source=[vb.ResourceUsageCostsBySource()])
+    summary = vb.GetInvoicesSummaryResponse(invoices=(vb.InvoiceSummary(id=str(i)) for i in range(2)))
+    tiers = vb.GetAvailableBillingTiersResponse(tiers=["free", "pro"])
+    assert usage.resource_usage_costs_by_source == (vb.ResourceUsageCostsBySource(),)
+    assert [i.id for i in summary.invoices] == ["0", "1"]
+    assert isinstance(summary.invoices, tuple)
+    assert tiers.tiers == ("free", "pro")
+
+
 def test_models_are_frozen_and_compare_by_value() -> None:
     """Models are immutable values."""
     a = vb.InvoiceSummary(id="inv-1", invoice_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
