@@ -269,11 +269,11 @@ class Cassette:
         }
         return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
-    def save(self, *, secrets: Mapping[str, str] | None = None) -> None:
+    def save(self, *, secrets: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         """Write the cassette to :attr:`path` atomically, stamped with the current time and library version.
 
-        The text is first scanned for each value of ``secrets`` (``{kind: value}``, for example
-        ``{"API key (api_key option)": key}``), in plain and JSON-escaped form and inside decoded ``bytes``
+        The text is first scanned for each value of ``secrets`` (``{kind: value}`` or ``(kind, value)`` pairs, for
+        example ``{"API key (api_key option)": key}``), in plain and JSON-escaped form and inside decoded ``bytes``
         fields. If one is found nothing is written and :class:`CassetteSecretError` names its kind, never its
         value. Missing directories are created. The file is replaced in one step (temporary file beside it, then
         rename), so a crash leaves either the old cassette or the new one, and no temporary file.
@@ -281,8 +281,9 @@ class Cassette:
         self.recorded_at = datetime.now(timezone.utc)
         self.library_version = viam_billing.__version__
         text = self.dumps()
-        if secrets:
-            self._refuse_secrets(text, secrets)
+        pairs = list(secrets.items()) if isinstance(secrets, Mapping) else list(secrets)
+        if pairs:
+            self._refuse_secrets(text, pairs)
         try:
             _write_atomically(self.path, text)
         except OSError as exc:
@@ -292,8 +293,8 @@ class Cassette:
                 cassette=self.path,
             ) from None
 
-    def _refuse_secrets(self, text: str, secrets: Mapping[str, str]) -> None:
-        for kind, secret in secrets.items():
+    def _refuse_secrets(self, text: str, secrets: list[tuple[str, str]]) -> None:
+        for kind, secret in secrets:
             if not secret:
                 continue
             forms = {secret, json.dumps(secret, ensure_ascii=False)[1:-1]}

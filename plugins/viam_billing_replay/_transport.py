@@ -458,15 +458,20 @@ class ReplayTransport(AsyncTransport):
             interactions = [*self._cassette.interactions, *self._recorded]
         Cassette(path=self.path, interactions=interactions).save(secrets=self._all_secrets())
 
-    def _all_secrets(self) -> dict[str, str]:
-        secrets = dict(self._secrets)
-        # A wrapped transport may know secrets it obtained itself (the access token of a session, say).
+    def _all_secrets(self) -> list[tuple[str, str]]:
+        """``(kind, value)`` of every secret this transport knows, for the scan before saving."""
+        secrets = list(self._secrets.items())
+        # A wrapped transport may know secrets it obtained itself (the access token of a session, say): as a
+        # ``known_secrets()`` mapping of kind to value, or a plain ``secrets()`` iterable of values.
+        source = type(self._inner).__name__
         known = getattr(self._inner, "known_secrets", None)
         if callable(known):
-            for kind, value in dict(known()).items():
-                if isinstance(value, str) and value:
-                    secrets.setdefault(f"{kind} (from the {type(self._inner).__name__})", value)
-        return secrets
+            secrets.extend((f"{kind} (from the {source})", value) for kind, value in dict(known()).items())
+        values = getattr(self._inner, "secrets", None)
+        if callable(values):
+            kind = f"credential held by the {source} (key, key id or session token)"
+            secrets.extend((kind, value) for value in values())
+        return [(kind, value) for kind, value in secrets if isinstance(value, str) and value]
 
     # -- checks ------------------------------------------------------------------------------------------------
 

@@ -228,3 +228,19 @@ async def test_the_scan_finds_secrets_in_the_cassette_before_redaction_saves_it(
     assert info.billing_tier == API_KEY
     assert API_KEY not in cassette.read_text()
     assert json.loads(cassette.read_text())["interactions"][0]["responses"][0]["billing_tier"] == replay.REDACTED
+
+
+async def test_values_from_a_secrets_method_are_scanned_for(registry: vb.PluginRegistry, cassette: Path) -> None:
+    """A wrapped transport's plain secrets() iterable joins the scan as well, named by its class."""
+
+    class SessionTransport(vb.MockTransport):
+        def secrets(self) -> list[str]:
+            return ["", TOKEN]
+
+    inner = SessionTransport(lambda operation, request: vb.GetAvailableBillingTiersResponse(tiers=(TOKEN,)))
+    with pytest.raises(replay.CassetteSecretError, match="credential held by the SessionTransport"):
+        async with vb.connect(
+            transport="replay", cassette=cassette, record_mode="once", inner=inner, registry=registry
+        ) as billing:
+            await billing.get_available_billing_tiers()
+    assert not cassette.exists()
