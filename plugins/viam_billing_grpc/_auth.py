@@ -1,0 +1,183 @@
+"""Credentials, and the handshake that turns an API key into the Bearer token sent on every billing call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+from viam_billing import ConfigurationError
+
+from . import _redact
+
+__all__ = ["API_KEY_ENV", "API_KEY_ID_ENV", "Authenticator", "Credentials", "Metadata", "resolve_credentials"]
+
+logger = logging.getLogger("viam_billing_grpc")
+
+API_KEY_ENV = "VIAM_API_KEY"
+API_KEY_ID_ENV = "VIAM_API_KEY_ID"
+
+Metadata = tuple[tuple[str, str], ...]
+"""gRPC metadata as grpclib takes it: ``(("authorization", "Bearer ..."),)``."""
+
+
+class Credentials:
+    """What a transport authenticates with. Its ``repr`` names the kind only, never a value.
+
+    Build it with :func:`resolve_credentials`. ``kind`` is ``"api-key"`` (an API key and its id, exchanged for
+    a token by ``AuthService/Authenticate``), ``"access-token"`` (a token given directly) or ``"metadata"``
+    (metadata taken over from another client, sent as it is).
+    """
+
+    __slots__ = ("__weakref__", "_api_key", "_api_key_id", "_metadata", "kind")
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        api_key: str = "",
+        api_key_id: str = "",
+        metadata: Metadata = (),
+    ) -> None:
+        self.kind = kind
+        self._api_key = api_key
+        self._api_key_id = api_key_id
+        self._metadata = metadata
+        _redact.watch(self)
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str] | Iterable[tuple[str, str]]) -> Credentials:
+        """Credentials that send ``metadata`` (a mapping or pairs) unchanged on every call."""
+        pairs = metadata.items() if isinstance(metadata, Mapping) else metadata
+        checked: list[tuple[str, str]] = []
+        for pair in pairs:
+            key, value = pair
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ConfigurationError(f"metadata keys and values must be strings; the key {key!r} is not")
+            checked.append((key.lower(), value))
+        return cls("metadata", metadata=tuple(checked))
+
+    def secrets(self) -> Iterable[str]:
+        """Every secret value held, for log redaction."""
+        yield from (self._api_key, self._api_key_id)
+        for key, value in self._metadata:
+            if key == "authorization":
+                yield value
+                yield value.partition(" ")[2]
+
+    def __repr__(self) -> str:
+        return f"<Credentials {self.kind}>"
+
+
+def resolve_credentials(
+    *,
+    api_key: str | None = None,
+    api_key_id: str | None = None,
+    access_token: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """Choose the credentials from the arguments, else from ``VIAM_API_KEY`` / ``VIAM_API_KEY_ID``.
+
+    Raises :class:`~viam_billing.ConfigurationError` when they are missing or contradict each other; the
+    message names the arguments or environment variables involved and never prints a value.
+    """
+    for name, value in (("api_key", api_key), ("api_key_id", api_key_id), ("access_token", access_token)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    api_key, api_key_id, access_token = api_key or None, api_key_id or None, access_token or None
+    if access_token is not None:
+        if api_key is not None or api_key_id is not None:
+            raise ConfigurationError("give either access_token or api_key with api_key_id, not both")
+        return Credentials("access-token", metadata=(("authorization", f"Bearer {access_token}"),))
+    if api_key is not None or api_key_id is not None:
+        if api_key is None:
+            raise ConfigurationError("api_key_id was given without api_key; pass both")
+        if api_key_id is None:
+            raise ConfigurationError("api_key was given without api_key_id; pass both")
+        return Credentials("api-key", api_key=api_key, api_key_id=api_key_id)
+    env = os.environ if environ is None else environ
+    key, key_id = env.get(API_KEY_ENV, ""), env.get(API_KEY_ID_ENV, "")
+    if key and key_id:
+        return Credentials("api-key", api_key=key, api_key_id=key_id)
+    missing = " and ".join(name for name, value in ((API_KEY_ENV, key), (API_KEY_ID_ENV, key_id)) if not value)
+    raise ConfigurationError(
+        "no credentials: pass api_key= and api_key_id= (or access_token=), or set the environment variables "
+        f"{API_KEY_ENV} and {API_KEY_ID_ENV} (not set: {missing})"
+    )
+
+
+class Authenticator:
+    """Hands out the metadata of billing calls, authenticating once for all concurrent callers.
+
+    Lives on the event loop that makes the calls. ``handshake(api_key_id, api_key)`` performs
+    ``AuthService/Authenticate`` and returns the access token.
+    """
+
+    def __init__(self, credentials: Credentials, handshake: Callable[[str, str], Awaitable[str]]) -> None:
+        self._credentials = credentials
+        self._handshake = handshake
+        self._token = ""
+        self.can_refresh = credentials.kind == "api-key"
+        self.metadata: Metadata | None = None if self.can_refresh else credentials._metadata
+        """The metadata to send now, or ``None`` while a handshake is due."""
+        self.accepted: Metadata | None = None
+        """The metadata of the last call the service accepted."""
+        self._task: asyncio.Task[Metadata] | None = None
+        _redact.watch(self)
+
+    def secrets(self) -> Iterable[str]:
+        yield self._token
+
+    async def ensure(self, deadline: float | None) -> Metadata:
+        """Return the metadata to send, authenticating first if needed, within ``deadline`` (monotonic).
+
+        Concurrent callers share one handshake. A caller's deadline or cancellation ends its own wait, not the
+        handshake the others wait for. Raises ``TimeoutError`` when the deadline passes first, and what the
+        handshake raised when it failed (the next call then tries again).
+        """
+        metadata = self.metadata
+        if metadata is not None:
+            return metadata
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.get_running_loop().create_task(self._authenticate())
+        remaining = None if deadline is None else deadline - time.monotonic()
+        return await asyncio.wait_for(asyncio.shield(task), remaining)
+
+    async def _authenticate(self) -> Metadata:
+        try:
+            logger.debug("authenticating with an API key")
+            token = await self._handshake(self._credentials._api_key_id, self._credentials._api_key)
+            self._token = token
+            metadata: Metadata = (("authorization", f"Bearer {token}"),)
+            self.metadata = metadata
+            return metadata
+        finally:
+            self._task = None
+
+    def retry_after_refusal(self, metadata: Metadata) -> bool:
+        """A call sent with ``metadata`` was refused as UNAUTHENTICATED: return whether to try it once more.
+
+        Only a token that worked before (it expired since) is renewed; a fresh token the service refuses
+        would be refused again. Only one handshake follows however many calls fail together.
+        """
+        if not self.can_refresh:
+            return False
+        if metadata is not self.metadata:
+            return True  # another call has already renewed the token
+        if self.accepted is not metadata:
+            return False
+        logger.debug("the access token was refused after being accepted; authenticating again")
+        self.metadata = None
+        return True
+
+    async def aclose(self) -> None:
+        """Cancel a handshake in progress and wait for it to end."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved, so that asyncio does not report it as lost

@@ -1,0 +1,519 @@
+"""``Emulator``: a local grpclib server of the billing service, for tests and demos."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import logging
+import math
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any
+
+import anyio
+import grpclib.const
+import grpclib.server
+import viam_billing as vb
+from grpclib.config import Configuration
+from grpclib.const import Cardinality, Status
+from grpclib.exceptions import GRPCError
+from grpclib.protocol import H2Protocol
+from grpclib.utils import graceful_exit
+from viam_billing import OPERATIONS, Operation, StatusCode
+from viam_billing_protos._generated import auth_pb
+from viam_billing_protos.codec import from_message, message_type, to_message
+
+from .. import _redact
+from .._engine import AUTH_PATH
+from ._service import Charge, State
+
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_API_KEY_ID", "Emulator"]
+
+logger = logging.getLogger("viam_billing_grpc.emulator")
+
+DEFAULT_API_KEY = "emulator-api-key-0123456789abcdef"
+"""The API key :meth:`Emulator.run` and ``python -m viam_billing_grpc.emulator`` accept unless told otherwise."""
+DEFAULT_API_KEY_ID = "emulator-api-key-id-00000000"
+"""The API key id :meth:`Emulator.run` and ``python -m viam_billing_grpc.emulator`` accept unless told otherwise."""
+
+_AUTHENTICATE = "Authenticate"
+_RPC_NAMES = (_AUTHENTICATE, *OPERATIONS)
+
+
+def _rpc_name(name: str) -> str:
+    if name not in _RPC_NAMES:
+        raise ValueError(f"unknown RPC {name!r}; the emulator serves {', '.join(_RPC_NAMES)}")
+    return name
+
+
+def _grpc_status(code: StatusCode | Status | int) -> Status:
+    value = code.value if isinstance(code, Status) else int(code)
+    try:
+        return Status(value)
+    except ValueError:
+        raise ValueError(f"{code!r} is not a gRPC status code (0-16)") from None
+
+
+class _Fault:
+    """What one call must suffer: a delay, a status instead of an answer, a dropped connection."""
+
+    __slots__ = ("delay", "drop_after", "failure")
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.failure: tuple[Status, str] | None = None
+        self.drop_after: int | None = None
+
+
+class _Server(grpclib.server.Server):
+    """grpclib's server, telling the emulator about each connection so that it can count and drop them."""
+
+    def __init__(
+        self, handlers: Collection[Any], *, config: Configuration, on_connection: Callable[[H2Protocol], None]
+    ) -> None:
+        super().__init__(handlers, config=config)
+        self._on_connection = on_connection
+
+    def _protocol_factory(self) -> H2Protocol:
+        # grpclib has no public hook for new connections; this is the one place that needs one.
+        protocol = super()._protocol_factory()
+        self._on_connection(protocol)
+        return protocol
+
+
+class Emulator:
+    """A real gRPC server (grpclib, HTTP/2 on loopback) of ``AuthService`` and all 11 ``BillingService`` RPCs.
+
+    Seeded with the organizations, usage, invoices (with small real PDFs), locations and tiers documented in
+    :mod:`viam_billing_grpc.emulator`. It checks the API key in ``Authenticate`` and the Bearer token on every
+    billing call, like the service. Use it as an async context manager under asyncio or trio::
+
+        async with Emulator() as emulator:
+            async with viam_billing.connect(**emulator.connect_options()) as billing:
+                summary = await billing.get_invoices_summary(emulator.org_ids[0])
+
+    ``port=0`` (the default) takes a free port; ``api_key``/``api_key_id`` default to random values per
+    instance; ``token_ttl`` makes tokens expire that many seconds after they are issued (``None``: never);
+    ``chunk_size`` is the size of the PDF chunks streamed; ``now`` fixes the clock (a ``datetime``, or a
+    function returning one) that places the seeded months and dates new invoices.
+
+    Under asyncio the server runs on the caller's event loop, under trio on an asyncio loop in a thread of its
+    own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`) and the counters
+    (:attr:`received`, :attr:`cancelled`, :attr:`charges`, :attr:`emails`) can be used from the test's thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        api_key_id: str | None = None,
+        token_ttl: float | None = None,
+        chunk_size: int = 512,
+        now: datetime | Callable[[], datetime] | None = None,
+    ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+            raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        if token_ttl is not None and not (isinstance(token_ttl, (int, float)) and token_ttl > 0):
+            raise ValueError(f"token_ttl must be a positive number of seconds or None, got {token_ttl!r}")
+        self._host = host
+        self._port = port
+        self.api_key = api_key or secrets.token_urlsafe(24)
+        """The API key ``Authenticate`` accepts."""
+        self.api_key_id = api_key_id or f"key-id-{secrets.token_hex(8)}"
+        """The API key id ``Authenticate`` accepts."""
+        self.token_ttl = token_ttl
+        if now is None:
+            clock: Callable[[], datetime] = partial(datetime.now, timezone.utc)
+        elif isinstance(now, datetime):
+            fixed = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+            clock = lambda: fixed  # noqa: E731
+        else:
+            clock = now
+        self._state = State(clock, chunk_size)
+        self._tokens: dict[str, float] = {}
+        self._faults_lock = threading.Lock()
+        self._failures: dict[str, collections.deque[tuple[Status, str]]] = collections.defaultdict(collections.deque)
+        self._delays: dict[str, list[Any]] = {}
+        self._drops: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
+        self._connections: set[H2Protocol] = set()
+        self._server: _Server | None = None
+        self._thread: Any = None
+        self._stopping = False
+        self.received: collections.Counter[str] = collections.Counter()
+        """How many requests of each RPC arrived (by name, ``"Authenticate"`` included), refused ones too."""
+        self.cancelled: collections.Counter[str] = collections.Counter()
+        """How many calls of each RPC ended before the emulator had answered: cancelled by the client, or cut
+        with their connection."""
+        _redact.watch(self)
+
+    # -- what tests look at --------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        state = "running" if self._server is not None else "stopped"
+        return f"<Emulator {self._host}:{self._port} {state}>"
+
+    def secrets(self) -> Iterator[str]:
+        yield self.api_key
+        yield self.api_key_id
+        yield from list(self._tokens)
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the free one picked, once started with ``port=0``)."""
+        return self._port
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to connect to, as in ``"127.0.0.1:50123"``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self._port}"
+
+    def connect_options(self) -> dict[str, Any]:
+        """The keywords for ``viam_billing.connect(**options)`` that reach this emulator."""
+        return {"address": self.address, "api_key": self.api_key, "api_key_id": self.api_key_id, "insecure": True}
+
+    @property
+    def org_ids(self) -> tuple[str, ...]:
+        """The seeded organizations the emulator's key owns, Acme Robotics first."""
+        return tuple(org_id for org_id, org in self._state.orgs.items() if org.owned)
+
+    @property
+    def charges(self) -> list[Charge]:
+        """Every charge carried out (``ChargeOrganization`` and ``CreateInvoiceAndChargeImmediately``), in order."""
+        return self._state.charges
+
+    @property
+    def emails(self) -> list[tuple[str, str]]:
+        """``(customer_org_id, billing_owner_org_id)`` of every payment-required e-mail sent, in order."""
+        return self._state.emails
+
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open now."""
+        self._connections = {p for p in self._connections if not p.connection.is_closing()}
+        return len(self._connections)
+
+    def invoices(self, org_id: str) -> tuple[vb.InvoiceSummary, ...]:
+        """The organization's invoices, newest first, as ``GetInvoicesSummary`` lists them."""
+        with self._state.lock:
+            return tuple(self._state.orgs[org_id].invoices)
+
+    def pdf(self, org_id: str, invoice_id: str) -> bytes:
+        """The PDF document ``GetInvoicePdf`` streams for the invoice."""
+        with self._state.lock:
+            return self._state.orgs[org_id].pdfs[invoice_id]
+
+    def billing_information(self, org_id: str) -> vb.GetOrgBillingInformationResponse:
+        """What ``GetOrgBillingInformation`` answers for the organization now."""
+        with self._state.lock:
+            return self._state.orgs[org_id].billing
+
+    def location_billing_organization(self, location_id: str) -> str:
+        """The organization billed for the location now."""
+        with self._state.lock:
+            return self._state.locations[location_id]
+
+    def add_invoice(
+        self,
+        org_id: str,
+        *,
+        amount: float,
+        status: str = "outstanding",
+        pdf: bytes | None = None,
+        invoice_id: str | None = None,
+    ) -> vb.InvoiceSummary:
+        """Add an invoice (dated now) with ``pdf`` as its document (default: a generated one); return it."""
+        if not math.isfinite(amount):
+            raise ValueError(f"amount must be finite, got {amount!r}")
+        with self._state.lock:
+            return self._state.new_invoice(self._state.orgs[org_id], amount, status, invoice_id=invoice_id, pdf=pdf)
+
+    def reset_counters(self) -> None:
+        """Zero :attr:`received` and :attr:`cancelled`."""
+        self.received.clear()
+        self.cancelled.clear()
+
+    # -- faults --------------------------------------------------------------------------------------------------
+
+    def fail_next(self, name: str, code: StatusCode | Status | int, count: int = 1, message: str | None = None) -> None:
+        """Answer the next ``count`` calls of RPC ``name`` with status ``code`` instead of serving them.
+
+        The calls count as received but change nothing. Example:
+        ``emulator.fail_next("GetInvoicesSummary", StatusCode.UNAVAILABLE, count=2)``.
+        """
+        status = _grpc_status(code)
+        text = message if message is not None else f"{status.name.lower().replace('_', ' ')} (injected by the emulator)"
+        with self._faults_lock:
+            self._failures[_rpc_name(name)].extend([(status, text)] * count)
+
+    def delay(self, name: str, seconds: float, count: int | None = None) -> None:
+        """Wait ``seconds`` before serving the next ``count`` calls of ``name`` (``None``: every call from now on).
+
+        ``seconds=0`` removes the delay.
+        """
+        with self._faults_lock:
+            if seconds <= 0:
+                self._delays.pop(_rpc_name(name), None)
+            else:
+                self._delays[_rpc_name(name)] = [float(seconds), count]
+
+    def drop_connection(self, name: str, *, after_chunks: int = 0, count: int = 1) -> None:
+        """Close the client's connection during the next ``count`` calls of ``name``.
+
+        With ``after_chunks=0`` it is closed before any answer; for the streaming ``GetInvoicePdf``,
+        ``after_chunks=K`` closes it after K chunks were sent.
+        """
+        with self._faults_lock:
+            self._drops[_rpc_name(name)].extend([after_chunks] * count)
+
+    def expire_tokens(self) -> None:
+        """Make every access token issued so far invalid, as if it had expired."""
+        self._tokens.clear()
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault and delay."""
+        with self._faults_lock:
+            self._failures.clear()
+            self._delays.clear()
+            self._drops.clear()
+
+    def _take_fault(self, name: str) -> _Fault | None:
+        with self._faults_lock:
+            if not (self._failures or self._delays or self._drops):
+                return None
+            fault = _Fault()
+            delay = self._delays.get(name)
+            if delay is not None:
+                fault.delay = delay[0]
+                if delay[1] is not None:
+                    delay[1] -= 1
+                    if delay[1] <= 0:
+                        del self._delays[name]
+            drops = self._drops.get(name)
+            if drops:
+                fault.drop_after = drops.popleft()
+            failures = self._failures.get(name)
+            if failures and fault.drop_after is None:
+                fault.failure = failures.popleft()
+            return fault
+
+    # -- serving -------------------------------------------------------------------------------------------------
+
+    def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        """The grpclib handler table, derived from the operation table."""
+        mapping = {
+            AUTH_PATH: grpclib.const.Handler(
+                self._authenticate, Cardinality.UNARY_UNARY, auth_pb.AuthenticateRequest, auth_pb.AuthenticateResponse
+            )
+        }
+        for operation in OPERATIONS.values():
+            mapping[operation.path] = grpclib.const.Handler(
+                partial(self._serve, operation),
+                Cardinality.UNARY_STREAM if operation.streaming else Cardinality.UNARY_UNARY,
+                message_type(operation.request_type),
+                message_type(operation.response_type),
+            )
+        return mapping
+
+    def _drop(self, stream: grpclib.server.Stream[Any, Any]) -> None:
+        peer = stream.peer.addr() if stream.peer is not None else None
+        for protocol in list(self._connections):
+            if protocol.connection.get_peer().addr() == peer:
+                logger.debug("dropping the connection from %s (fault injection)", peer)
+                protocol.processor.close("dropped by the emulator")
+
+    async def _suffer(self, name: str, stream: grpclib.server.Stream[Any, Any]) -> _Fault | None:
+        """Apply the call's faults that come before an answer; ``None`` when nothing is left to do."""
+        fault = self._take_fault(name)
+        if fault is None:
+            return None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop_after == 0:
+            self._drop(stream)
+            raise _Dropped
+        if fault.failure is not None:
+            raise GRPCError(*fault.failure)
+        return fault
+
+    async def _authenticate(self, stream: grpclib.server.Stream[Any, Any]) -> None:
+        request = await stream.recv_message()
+        self.received[_AUTHENTICATE] += 1
+        try:
+            await self._suffer(_AUTHENTICATE, stream)
+        except _Dropped:
+            return
+        assert request is not None
+        credentials = request.credentials
+        valid = (
+            hmac.compare_digest(request.entity.encode(), self.api_key_id.encode())
+            and credentials.type == "api-key"
+            and hmac.compare_digest(credentials.payload.encode(), self.api_key.encode())
+        )
+        if not valid:
+            raise GRPCError(Status.UNAUTHENTICATED, "invalid API key or API key id")
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = time.monotonic()
+        await stream.send_message(auth_pb.AuthenticateResponse(access_token=token))
+
+    def _check_token(self, stream: grpclib.server.Stream[Any, Any]) -> None:
+        header = stream.metadata.get("authorization", "") if stream.metadata is not None else ""
+        scheme, _, token = str(header).partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise GRPCError(Status.UNAUTHENTICATED, "missing 'authorization: Bearer <token>' metadata")
+        issued = self._tokens.get(token)
+        if issued is None or (self.token_ttl is not None and time.monotonic() - issued > self.token_ttl):
+            raise GRPCError(Status.UNAUTHENTICATED, "the access token is invalid or has expired")
+
+    async def _serve(self, operation: Operation[Any, Any], stream: grpclib.server.Stream[Any, Any]) -> None:
+        name = operation.name
+        message = await stream.recv_message()
+        self.received[name] += 1
+        try:
+            fault = await self._suffer(name, stream)
+            self._check_token(stream)
+            request = from_message(operation.request_type, message)
+            result = self._state.handlers[name](request)
+            if not operation.streaming:
+                await stream.send_message(to_message(result))
+                return
+            drop_after = fault.drop_after if fault is not None else None
+            for sent, chunk in enumerate(result):
+                if drop_after is not None and sent >= drop_after:
+                    self._drop(stream)
+                    return
+                await stream.send_message(to_message(chunk))
+        except _Dropped:
+            return
+        except asyncio.CancelledError:
+            if not self._stopping:
+                self.cancelled[name] += 1
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    def _listen(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        # IPPROTO_TCP spelled out: grpclib turns Nagle's algorithm off only on sockets that say they are TCP,
+        # and without that every answer waits for a delayed ACK (40 ms).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+            sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
+        self._port = sock.getsockname()[1]
+        return sock
+
+    async def _start_here(self) -> None:
+        sock = self._listen()
+        try:
+            server = _Server([self], config=Configuration(), on_connection=self._connections.add)
+            await server.start(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        self._stopping = False
+        self._server = server
+        logger.debug("emulator listening on %s", self.address)
+
+    async def _stop_here(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping = True
+        server.close()
+        for protocol in list(self._connections):
+            protocol.processor.close("the emulator is stopping")
+        self._connections.clear()
+        await server.wait_closed()
+        await asyncio.sleep(0)  # let the transports' close callbacks release the sockets
+
+    async def start(self) -> None:
+        """Start serving; under trio, in a thread of its own. Prefer ``async with``."""
+        if self._server is not None or self._thread is not None:
+            raise RuntimeError("this emulator is already running")
+        if asyncio._get_running_loop() is not None:
+            await self._start_here()
+            return
+        from .._bridge import LoopThread
+
+        thread = LoopThread("viam-billing-emulator")
+        try:
+            await thread.run(self._start_here)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await thread.aclose()
+            raise
+        self._thread = thread
+
+    async def aclose(self) -> None:
+        """Stop serving: close every connection, wait for the handlers, release the port (and the thread)."""
+        with anyio.CancelScope(shield=True):
+            thread, self._thread = self._thread, None
+            if thread is None:
+                await self._stop_here()
+                return
+            try:
+                await thread.run(self._stop_here)
+            finally:
+                await thread.aclose()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @classmethod
+    def run(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        ready: Callable[[Emulator], None] | None = None,
+        **options: Any,
+    ) -> None:
+        """Serve on ``host:port`` until interrupted (Ctrl-C or SIGTERM): blocking, for command lines.
+
+        Unless given, the credentials are :data:`DEFAULT_API_KEY` and :data:`DEFAULT_API_KEY_ID`. ``ready`` is
+        called with the running emulator once it listens (``port=0`` picks a free port). Other keywords are
+        the constructor's.
+        """
+        options.setdefault("api_key", DEFAULT_API_KEY)
+        options.setdefault("api_key_id", DEFAULT_API_KEY_ID)
+        emulator = cls(host=host, port=port, **options)
+        asyncio.run(emulator._serve_until_signalled(ready))
+
+    async def _serve_until_signalled(self, ready: Callable[[Emulator], None] | None) -> None:
+        await self._start_here()
+        server = self._server
+        assert server is not None
+        try:
+            with graceful_exit([server]):
+                if ready is not None:
+                    ready(self)
+                await server.wait_closed()
+        finally:
+            await self._stop_here()
+
+
+class _Dropped(Exception):
+    """The call's connection was dropped on purpose: nothing more to send."""
