@@ -1,9 +1,18 @@
 """Conversion between :mod:`viam_billing` models and our protobuf messages.
 
 Both directions are lossless for every message, with one documented exception: protobuf timestamps carry
-nanoseconds and Python ``datetime`` microseconds, so sub-microsecond digits are dropped (the service's times are
-whole seconds). Unknown enum numbers survive as :class:`~viam_billing.OpenIntEnum` pseudo-members; unset message
-fields and absent proto3 ``optional`` fields become ``None`` and back.
+nanoseconds and Python ``datetime`` microseconds, so sub-microsecond digits are dropped (truncated towards the
+past, never rounded up into the next second; the service's times are whole seconds). Unknown enum numbers survive
+as :class:`~viam_billing.OpenIntEnum` pseudo-members; unset message fields and absent proto3 ``optional`` fields
+become ``None`` and back, while a present one keeps its presence even when it holds the zero value
+(``billing_tier=""``). Doubles keep their exact bits: ``-0.0``, subnormals, infinities and NaN (with its payload)
+come back as they went. Datetimes are sent as the instant they denote: a naive one is taken as UTC, and decoded
+ones are always UTC.
+
+What cannot be represented fails loudly and names the field: :class:`~viam_billing.ValidationError` when a model
+holds a value protobuf cannot carry (a string with a lone surrogate, an enum number outside int32, an int outside
+int64), :class:`~viam_billing.DecodeError` when a message holds a timestamp outside the years 1-9999 that
+``datetime`` supports. Passing a message of another type than the model's is a ``TypeError``.
 
 The converters are compiled once per model class into small closures: this runs on every call.
 """
@@ -15,18 +24,19 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import Any, TypeVar, Union
 
 import attrs
 from google.protobuf import message_factory
-from viam_billing import Model
+from viam_billing import DecodeError, Model, ValidationError
 
 from ._generated import billing_pb
 
 __all__ = ["from_message", "message_type", "model_type", "to_message"]
 
 ModelT = TypeVar("ModelT", bound=Model)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _Timestamp: Any = message_factory.GetMessageClass(
@@ -34,48 +44,111 @@ _Timestamp: Any = message_factory.GetMessageClass(
 )
 
 
+def _per_class(build: Callable[[_K], _V]) -> Callable[[_K], _V]:
+    """Memoise ``build`` by its argument (a class): converters are compiled once, on first use."""
+    built: dict[_K, _V] = {}
+
+    def get(key: _K) -> _V:
+        try:
+            return built[key]
+        except KeyError:
+            value = built[key] = build(key)
+            return value
+
+    get.__doc__ = build.__doc__
+    return get
+
+
 def message_type(model_cls: type[Model]) -> Any:
     """Return the protobuf message class of a model class (the one with the same name)."""
     return _message_type(model_cls)
 
 
-@lru_cache(maxsize=None)
+@_per_class
 def _message_type(model_cls: type[Model]) -> Any:
-    try:
-        return getattr(billing_pb, model_cls.__name__)
-    except AttributeError:
-        raise TypeError(f"{model_cls.__name__} is not a billing model with a protobuf message") from None
+    message_cls = getattr(billing_pb, getattr(model_cls, "__name__", ""), None)
+    if not (isinstance(model_cls, type) and issubclass(model_cls, Model) and hasattr(message_cls, "FromString")):
+        raise TypeError(f"{model_cls!r} is not a billing model with a protobuf message")
+    return message_cls
 
 
-@lru_cache(maxsize=None)
+@_per_class
 def model_type(message_cls: Any) -> type[Model]:
-    """Return the model class of a protobuf message class."""
+    """Return the model class of a protobuf message class (ours or the official SDK's).
+
+    Raises ``TypeError`` for a message that is not one of ``viam.app.v1`` billing.
+    """
     import viam_billing
 
-    cls = getattr(viam_billing, message_cls.DESCRIPTOR.name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise TypeError(f"no viam_billing model for {message_cls.DESCRIPTOR.full_name}")
+    full_name = getattr(getattr(message_cls, "DESCRIPTOR", None), "full_name", repr(message_cls))
+    package, _, name = full_name.rpartition(".")
+    cls = getattr(viam_billing, name, None)
+    if package != "viam.app.v1" or not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise TypeError(f"no viam_billing model for {full_name}")
     return cls
 
 
 def to_message(model: Model) -> Any:
-    """Return the protobuf message for ``model``."""
-    return _encoder(type(model))(model)
+    """Return the protobuf message for ``model``.
+
+    Raises :class:`~viam_billing.ValidationError` (``argument`` is the field's path, such as
+    ``invoices[1].status``) when a value cannot be carried by protobuf, and ``TypeError`` for an object that is
+    not a billing model.
+    """
+    try:
+        return _encoder(type(model))(model)
+    except _FieldFailure as failure:
+        raise ValidationError(
+            f"cannot encode {type(model).__name__}.{failure.path} as protobuf: {failure.cause}",
+            argument=failure.path,
+        ) from failure.cause
 
 
 def from_message(model_cls: type[ModelT], message: Any) -> ModelT:
-    """Return the ``model_cls`` model for a protobuf ``message``."""
-    return _decoder(model_cls)(message)  # type: ignore[no-any-return]
+    """Return the ``model_cls`` model for a protobuf ``message``.
+
+    ``message`` may come from any descriptor pool (ours, or the official SDK's) as long as its type is the one of
+    ``model_cls``; another type is a ``TypeError``. Raises :class:`~viam_billing.DecodeError`, whose ``path``
+    names the field, for a timestamp that ``datetime`` cannot hold.
+    """
+    expected = _message_type(model_cls).DESCRIPTOR.full_name
+    actual = getattr(getattr(message, "DESCRIPTOR", None), "full_name", None)
+    if actual != expected:
+        got = actual or type(message).__name__
+        raise TypeError(f"from_message({model_cls.__name__}, ...) needs a {expected} message, got {got}")
+    try:
+        return typing.cast("ModelT", _decoder(model_cls)(message))
+    except _FieldFailure as failure:
+        raise DecodeError(
+            f"cannot decode {model_cls.__name__} from protobuf: {failure.cause}", path=failure.path
+        ) from failure.cause
 
 
 # --- compiling converters -----------------------------------------------------------------------------------
 
+# What protobuf and datetime raise for a value they cannot take.
+_VALUE_ERRORS = (TypeError, ValueError, OverflowError)
+
+
+class _FieldFailure(Exception):
+    """A conversion failed at ``path``; nested converters extend the path on the way out."""
+
+    def __init__(self, path: str, cause: Exception) -> None:
+        super().__init__(path, cause)
+        self.path = path
+        self.cause = cause
+
+    def within(self, name: str) -> _FieldFailure:
+        if not self.path or self.path.startswith("["):
+            return _FieldFailure(name + self.path, self.cause)
+        return _FieldFailure(f"{name}.{self.path}", self.cause)
+
+
 def _kinds(model_cls: type[Model]) -> list[tuple[str, str, Any]]:
     """(field name, kind, inner type) for every field of a model class."""
-    hints = typing.get_type_hints(model_cls)
-    result = []
+    result: list[tuple[str, str, Any]] = []
     for field in attrs.fields(model_cls):
-        hint = hints[field.name]
+        hint = field.type
         origin = typing.get_origin(hint)
         if origin in (Union, types.UnionType):
             (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
@@ -107,18 +180,42 @@ def _from_timestamp(message: Any) -> datetime:
     return _EPOCH + timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
 
 
-@lru_cache(maxsize=None)
+@_per_class
 def _encoder(model_cls: type[Model]) -> Callable[[Model], Any]:
     message_cls = _message_type(model_cls)
-    steps = [_encode_step(name, kind, inner) for name, kind, inner in _kinds(model_cls)]
+    steps = [(name, _encode_step(name, kind, inner)) for name, kind, inner in _kinds(model_cls)]
 
     def encode(model: Model) -> Any:
         values: dict[str, Any] = {}
-        for step in steps:
-            step(model, values)
-        return message_cls(**values)
+        for name, step in steps:
+            try:
+                step(model, values)
+            except _FieldFailure as failure:
+                raise failure.within(name) from None
+            except _VALUE_ERRORS as exc:
+                raise _FieldFailure(name, exc) from exc
+        try:
+            return message_cls(**values)
+        except _VALUE_ERRORS as exc:
+            raise _FieldFailure(_culprit(message_cls, values), exc) from exc
 
     return encode
+
+
+def _culprit(message_cls: Any, values: dict[str, Any]) -> str:
+    """The path of the value that made ``message_cls(**values)`` fail; only runs once something did."""
+    for name, value in values.items():
+        try:
+            message_cls(**{name: value})
+        except _VALUE_ERRORS:
+            if isinstance(value, (list, tuple)):
+                for index, item in enumerate(value):
+                    try:
+                        message_cls(**{name: [item]})
+                    except _VALUE_ERRORS:
+                        return f"{name}[{index}]"
+            return name
+    return ""
 
 
 def _encode_step(name: str, kind: str, inner: Any) -> Callable[[Model, dict[str, Any]], None]:
@@ -158,17 +255,31 @@ def _encode_step(name: str, kind: str, inner: Any) -> Callable[[Model, dict[str,
         sub = _encoder(inner)
 
         def step(model: Model, values: dict[str, Any]) -> None:
-            values[name] = [sub(item) for item in getattr(model, name)]
+            items = []
+            for index, item in enumerate(getattr(model, name)):
+                try:
+                    items.append(sub(item))
+                except _FieldFailure as failure:
+                    raise failure.within(f"[{index}]") from None
+            values[name] = items
 
     return step
 
 
-@lru_cache(maxsize=None)
+@_per_class
 def _decoder(model_cls: type[Model]) -> Callable[[Any], Model]:
     steps = [_decode_step(name, kind, inner) for name, kind, inner in _kinds(model_cls)]
 
     def decode(message: Any) -> Model:
-        return model_cls(**{name: step(message) for name, step in steps})
+        values: dict[str, Any] = {}
+        for name, step in steps:
+            try:
+                values[name] = step(message)
+            except _FieldFailure as failure:
+                raise failure.within(name) from None
+            except _VALUE_ERRORS as exc:
+                raise _FieldFailure(name, exc) from exc
+        return model_cls(**values)
 
     return decode
 
@@ -187,5 +298,14 @@ def _decode_step(name: str, kind: str, inner: Any) -> tuple[str, Callable[[Any],
     sub = _decoder(inner)
     if kind == "model":
         return name, lambda message: sub(getattr(message, name)) if message.HasField(name) else None
-    return name, lambda message: tuple(sub(item) for item in getattr(message, name))
 
+    def decode_all(message: Any) -> tuple[Model, ...]:
+        items = []
+        for index, item in enumerate(getattr(message, name)):
+            try:
+                items.append(sub(item))
+            except _FieldFailure as failure:
+                raise failure.within(f"[{index}]") from None
+        return tuple(items)
+
+    return name, decode_all
