@@ -19,7 +19,6 @@ from .._errors import (
     BillingError,
     ConfigurationError,
     PermissionDeniedError,
-    PluginError,
     StatusError,
     TransportError,
     UnauthenticatedError,
@@ -138,9 +137,7 @@ def _exit_code(exc: BillingError) -> int:
         return EXIT_SERVICE
     if isinstance(exc, TransportError):
         return EXIT_UNREACHABLE
-    if isinstance(exc, PluginError):
-        return EXIT_FAILED
-    return EXIT_FAILED
+    return EXIT_FAILED  # a sink that failed to store, and anything else
 
 
 def _hint(exc: BillingError) -> str:
