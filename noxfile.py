@@ -5,13 +5,14 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "typing", "protos", "tests"]
+nox.options.sessions = ["lint", "typing", "protos", "tests", "sdk"]
 
 PROTOBUF = {
     "6": "protobuf==6.33.5",  # the version viam-sdk 0.85.1 pins: our oldest supported runtime
     "7": "protobuf>=7,<8",
 }
 GRPCIO_TOOLS = "grpcio-tools==1.85.1"
+VIAM_SDK = "viam-sdk==0.85.1"  # the official SDK we must load beside; it pins protobuf==6.33.5
 
 
 @nox.session
@@ -39,7 +40,14 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def protos(session: nox.Session) -> None:
-    """Regenerate the protobuf modules from protos/*.proto and fail if the committed ones drifted."""
+    """Regenerate the protobuf modules from protos/src/**/*.proto and fail if the committed ones drifted."""
     session.install(GRPCIO_TOOLS)
     session.run("python", "protos/generate.py")
     session.run("git", "diff", "--exit-code", "--", "protos/viam_billing_protos/_generated", external=True)
+
+
+@nox.session
+def sdk(session: nox.Session) -> None:
+    """Run tests/protos beside the official SDK, in both import orders; a missing SDK fails instead of skipping."""
+    session.install("-e", ".[test]", VIAM_SDK)
+    session.run("python", "-m", "pytest", "tests/protos", *session.posargs, env={"VIAM_BILLING_REQUIRE_SDK": "1"})
