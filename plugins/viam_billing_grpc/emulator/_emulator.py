@@ -105,7 +105,8 @@ class Emulator:
 
     Under asyncio the server runs on the caller's event loop, under trio on an asyncio loop in a thread of its
     own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`) and the counters
-    (:attr:`received`, :attr:`cancelled`, :attr:`charges`, :attr:`emails`) can be used from the test's thread.
+    (:attr:`received`, :attr:`sent`, :attr:`cancelled`, :attr:`charges`, :attr:`emails`) can be used from the
+    test's thread.
     """
 
     def __init__(
@@ -151,6 +152,8 @@ class Emulator:
         self._stopping = False
         self.received: collections.Counter[str] = collections.Counter()
         """How many requests of each RPC arrived (by name, ``"Authenticate"`` included), refused ones too."""
+        self.sent: collections.Counter[str] = collections.Counter()
+        """How many response messages of each RPC were sent (each PDF chunk counts)."""
         self.cancelled: collections.Counter[str] = collections.Counter()
         """How many calls of each RPC ended before the emulator had answered: cancelled by the client, or cut
         with their connection."""
@@ -243,8 +246,9 @@ class Emulator:
             return self._state.new_invoice(self._state.orgs[org_id], amount, status, invoice_id=invoice_id, pdf=pdf)
 
     def reset_counters(self) -> None:
-        """Zero :attr:`received` and :attr:`cancelled`."""
+        """Zero :attr:`received`, :attr:`sent` and :attr:`cancelled`."""
         self.received.clear()
+        self.sent.clear()
         self.cancelled.clear()
 
     # -- faults --------------------------------------------------------------------------------------------------
@@ -279,6 +283,17 @@ class Emulator:
         """
         with self._faults_lock:
             self._drops[_rpc_name(name)].extend([after_chunks] * count)
+
+    def issue_token(self) -> str:
+        """Issue an access token as ``Authenticate`` would (for tests of ``access_token=``) and return it."""
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = time.monotonic()
+        return token
+
+    @property
+    def issued_tokens(self) -> tuple[str, ...]:
+        """The access tokens issued and not expired with :meth:`expire_tokens`."""
+        return tuple(self._tokens)
 
     def expire_tokens(self) -> None:
         """Make every access token issued so far invalid, as if it had expired."""
@@ -366,9 +381,8 @@ class Emulator:
         )
         if not valid:
             raise GRPCError(Status.UNAUTHENTICATED, "invalid API key or API key id")
-        token = secrets.token_urlsafe(32)
-        self._tokens[token] = time.monotonic()
-        await stream.send_message(auth_pb.AuthenticateResponse(access_token=token))
+        await stream.send_message(auth_pb.AuthenticateResponse(access_token=self.issue_token()))
+        self.sent[_AUTHENTICATE] += 1
 
     def _check_token(self, stream: grpclib.server.Stream[Any, Any]) -> None:
         header = stream.metadata.get("authorization", "") if stream.metadata is not None else ""
@@ -390,6 +404,7 @@ class Emulator:
             result = self._state.handlers[name](request)
             if not operation.streaming:
                 await stream.send_message(to_message(result))
+                self.sent[name] += 1
                 return
             drop_after = fault.drop_after if fault is not None else None
             for sent, chunk in enumerate(result):
@@ -397,6 +412,7 @@ class Emulator:
                     self._drop(stream)
                     return
                 await stream.send_message(to_message(chunk))
+                self.sent[name] += 1
         except _Dropped:
             return
         except asyncio.CancelledError:
