@@ -120,6 +120,12 @@ class ReplayTransport(AsyncTransport):
     ``registry``
         The :class:`~viam_billing.PluginRegistry` in which ``inner`` is looked up (default: the process-wide one).
 
+    Replaying gives back the recorded models; a recorded error is raised again as the same
+    :mod:`viam_billing` class with the same code and message; a stream yields its recorded messages one by one
+    (then its recorded error, if it had one). A call whose caller cancelled it while recording (or left its stream
+    early) stays pending on replay for a little longer than it took then, so that the same cancel scope cancels it
+    again; if nothing does, :class:`CassetteError` says the code under test changed. Calls replay concurrently.
+
     Secrets never reach the cassette: request metadata is not recorded at all, and before saving, the text is
     scanned for the ``api_key``, ``api_key_id`` and ``access_token`` options and the ``VIAM_API_KEY`` and
     ``VIAM_API_KEY_ID`` environment values; if one is found nothing is written (:class:`CassetteSecretError`).
