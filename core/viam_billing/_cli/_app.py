@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -205,6 +206,8 @@ def cli(
             format="%(name)s: %(message)s",
             handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
         )
+    if backend == "trio" and importlib.util.find_spec("trio") is None:
+        raise click.UsageError("--backend trio needs trio: pip install 'viam-billing[trio]'")
     if record_mode is not None and cassette is None:
         raise click.UsageError("--record-mode needs --cassette")
     if cassette is not None:
