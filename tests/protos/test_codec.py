@@ -128,7 +128,7 @@ def _field_values(field: Any) -> st.SearchStrategy[Any]:
 def messages(descriptor: Any) -> st.SearchStrategy[Any]:
     """Random messages of ``descriptor``: every field independently unset, zero or any value of its type."""
     message_cls = message_factory.GetMessageClass(descriptor)
-    fields = {}
+    fields: dict[str, st.SearchStrategy[Any]] = {}
     for field in descriptor.fields:
         values = _field_values(field)
         if field.is_repeated:
@@ -183,7 +183,7 @@ def canonical(value: Any) -> Any:
     if isinstance(value, vb.Model):
         fields = tuple((f.name, canonical(getattr(value, f.name))) for f in attrs.fields(type(value)))
         return (type(value).__name__, fields)
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.IntEnum):
         return (type(value).__name__, value.name, int(value))
     if isinstance(value, float):
         return ("float", hex(_bits(value)))

@@ -384,7 +384,7 @@ def _model_type(kind: str, label: str) -> Any:
     else:
         inner = getattr(vb, kind.rpartition(".")[2])
     if label == "repeated":
-        return tuple[inner, ...]  # type: ignore[valid-type]
+        return tuple[inner, ...]
     is_enum = isinstance(inner, type) and issubclass(inner, vb.OpenIntEnum)
     if label == "optional" or inner is datetime or (isinstance(inner, type) and issubclass(inner, vb.Model)):
         assert not is_enum
@@ -442,7 +442,7 @@ def test_generated_modules_ask_nothing_of_the_protobuf_runtime() -> None:
     modules = sorted((ROOT / "protos" / "viam_billing_protos" / "_generated").glob("*_pb.py"))
     assert [path.name for path in modules] == ["auth_pb.py", "billing_pb.py"]
     for path in modules:
-        imports = set()
+        imports: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imports.update(alias.name for alias in node.names)
