@@ -13,8 +13,6 @@ import pytest
 import viam_billing as vb
 import viam_billing_replay as replay
 
-pytest_plugins = ["pytester"]
-
 ORG = "org-1"
 OTHER_ORG = "org-2"
 API_KEY = "key-5f0c3b1d9e8a47c2b6d4e1f0a9b8c7d6"

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported once here, before any in-process pytest run: pytester forgets the modules a run imported (the one that
+# loads the process-wide registry imports the grpc plugin), and protobuf's C extension crashes when its modules are
+# imported a second time in one process.
+import viam_billing_grpc  # noqa: F401
+
 CONFTEST = textwrap.dedent(
     """
     import os
