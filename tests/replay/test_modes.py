@@ -288,3 +288,34 @@ async def test_the_repr_shows_no_options(fake_registry: vb.PluginRegistry, casse
     assert "key-very-secret" not in repr(transport)
     assert str(cassette) in repr(transport)
     await transport.aclose()
+
+
+# -- interactions never played ------------------------------------------------------------------------------------
+
+
+async def test_unplayed_interactions_can_warn_or_fail_on_close(open_client: Any) -> None:
+    """on_unplayed="warn" warns and "error" raises StaleCassetteError, both listing what was never played."""
+    await record_usage(open_client, ORG, "org-2")
+    with pytest.warns(
+        replay.UnplayedInteractionsWarning, match=r"1 of 2 recorded interaction\(s\).*1 \(GetCurrentMonthUsage\)"
+    ):
+        async with open_client("none", on_unplayed="warn") as billing:
+            await billing.get_current_month_usage(ORG)
+    with pytest.raises(replay.StaleCassetteError) as info:
+        async with open_client("none", on_unplayed="error") as billing:
+            await billing.get_current_month_usage("org-2")
+    assert info.value.unplayed == [(0, "GetCurrentMonthUsage")]
+    async with open_client("none") as billing:  # "ignore", the default
+        transport = billing.transport
+    assert [index for index, _ in transport.unplayed()] == [0, 1]  # type: ignore[attr-defined]
+
+
+async def test_what_a_session_recorded_is_listed(open_client: Any) -> None:
+    """recorded lists this session's new interactions; interactions lists the old ones first."""
+    await record_usage(open_client, ORG)
+    async with open_client("new_episodes") as billing:
+        await billing.get_current_month_usage(ORG)
+        await billing.get_current_month_usage("org-2")
+        transport = billing.transport
+        assert [i.request.org_id for i in transport.recorded] == ["org-2"]  # type: ignore[attr-defined]
+        assert [i.request.org_id for i in transport.interactions] == [ORG, "org-2"]  # type: ignore[attr-defined]
