@@ -71,7 +71,8 @@ class GrpcTransport(AsyncTransport):
     ``VIAM_API_KEY`` and ``VIAM_API_KEY_ID`` are read from the environment.
 
     ``retry`` is the :class:`RetryPolicy` of the safe reads (``None``: never retry); charges, updates and the
-    e-mail are never retried. ``ssl_context`` replaces the default TLS settings (a private CA, say).
+    e-mail are never retried. ``ssl_context`` replaces the default TLS settings (a private CA, say; ALPN
+    ``h2`` is set on it).
     ``stream_window`` and ``connection_window`` are the HTTP/2 receive windows in bytes: the stream's is kept
     below the connection's so that a download nobody reads cannot stall the other calls.
     ``stream_buffer`` is how many streamed messages may wait between the gRPC thread and a trio caller.
@@ -114,6 +115,8 @@ class GrpcTransport(AsyncTransport):
                 f"stream_window ({stream_window}) must be below connection_window ({connection_window}), "
                 "or one stalled download could block every other call on the connection"
             )
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["h2"])
         ssl_ctx = (ssl_context or _tls_context()) if self._address.tls else None
         config = Configuration(http2_stream_window_size=stream_window, http2_connection_window_size=connection_window)
         self._setup(

@@ -9,6 +9,7 @@ import logging
 import math
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -101,7 +102,8 @@ class Emulator:
     ``port=0`` (the default) takes a free port; ``api_key``/``api_key_id`` default to random values per
     instance; ``token_ttl`` makes tokens expire that many seconds after they are issued (``None``: never);
     ``chunk_size`` is the size of the PDF chunks streamed; ``now`` fixes the clock (a ``datetime``, or a
-    function returning one) that places the seeded months and dates new invoices.
+    function returning one) that places the seeded months and dates new invoices. ``ssl_context`` (a server
+    context with a certificate loaded; ALPN ``h2`` is set on it) serves TLS instead of plaintext.
 
     Under asyncio the server runs on the caller's event loop, under trio on an asyncio loop in a thread of its
     own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`) and the counters
@@ -119,6 +121,7 @@ class Emulator:
         token_ttl: float | None = None,
         chunk_size: int = 512,
         now: datetime | Callable[[], datetime] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
@@ -128,6 +131,9 @@ class Emulator:
             raise ValueError(f"token_ttl must be a positive number of seconds or None, got {token_ttl!r}")
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["h2"])
         self.api_key = api_key or secrets.token_urlsafe(24)
         """The API key ``Authenticate`` accepts."""
         self.api_key_id = api_key_id or f"key-id-{secrets.token_hex(8)}"
@@ -186,8 +192,16 @@ class Emulator:
         return f"{host}:{self._port}"
 
     def connect_options(self) -> dict[str, Any]:
-        """The keywords for ``viam_billing.connect(**options)`` that reach this emulator."""
-        return {"address": self.address, "api_key": self.api_key, "api_key_id": self.api_key_id, "insecure": True}
+        """The keywords for ``viam_billing.connect(**options)`` that reach this emulator.
+
+        With TLS they ask for TLS (``insecure=False``); add ``ssl_context=`` trusting the emulator's certificate.
+        """
+        return {
+            "address": self.address,
+            "api_key": self.api_key,
+            "api_key_id": self.api_key_id,
+            "insecure": self._ssl_context is None,
+        }
 
     @property
     def org_ids(self) -> tuple[str, ...]:
@@ -207,7 +221,7 @@ class Emulator:
     @property
     def open_connections(self) -> int:
         """How many client connections are open now."""
-        self._connections = {p for p in self._connections if not p.connection.is_closing()}
+        self._connections = {p for p in self._connections if not _closed(p)}
         return len(self._connections)
 
     def invoices(self, org_id: str) -> tuple[vb.InvoiceSummary, ...]:
@@ -347,7 +361,7 @@ class Emulator:
     def _drop(self, stream: grpclib.server.Stream[Any, Any]) -> None:
         peer = stream.peer.addr() if stream.peer is not None else None
         for protocol in list(self._connections):
-            if protocol.connection.get_peer().addr() == peer:
+            if not _closed(protocol) and protocol.connection.get_peer().addr() == peer:
                 logger.debug("dropping the connection from %s (fault injection)", peer)
                 protocol.processor.close("dropped by the emulator")
 
@@ -441,7 +455,7 @@ class Emulator:
         sock = self._listen()
         try:
             server = _Server([self], config=Configuration(), on_connection=self._connections.add)
-            await server.start(sock=sock)
+            await server.start(sock=sock, ssl=self._ssl_context)
         except BaseException:
             sock.close()
             raise
@@ -456,7 +470,8 @@ class Emulator:
         self._stopping = True
         server.close()
         for protocol in list(self._connections):
-            protocol.processor.close("the emulator is stopping")
+            if not _closed(protocol):
+                protocol.processor.close("the emulator is stopping")
         self._connections.clear()
         await server.wait_closed()
         await asyncio.sleep(0)  # let the transports' close callbacks release the sockets
@@ -529,6 +544,11 @@ class Emulator:
                 await server.wait_closed()
         finally:
             await self._stop_here()
+
+
+def _closed(protocol: H2Protocol) -> bool:
+    # A protocol whose TLS handshake failed never had connection_made(): it has no connection at all.
+    return not hasattr(protocol, "connection") or protocol.connection.is_closing()
 
 
 class _Dropped(Exception):
