@@ -474,7 +474,7 @@ class Emulator:
                 protocol.processor.close("the emulator is stopping")
         self._connections.clear()
         await server.wait_closed()
-        await asyncio.sleep(0)  # let the transports' close callbacks release the sockets
+        await _transports_gone(server)
 
     async def start(self) -> None:
         """Start serving; under trio, in a thread of its own. Prefer ``async with``."""
@@ -544,6 +544,20 @@ class Emulator:
                 await server.wait_closed()
         finally:
             await self._stop_here()
+
+
+async def _transports_gone(server: grpclib.server.Server, within: float = 1.0) -> None:
+    """Wait (bounded) until every accepted connection's transport is gone, so that no socket outlives stop.
+
+    A TLS connection whose handshake failed never reaches grpclib, so it cannot be closed from here; asyncio
+    closes it a moment later. Python 3.11 has no public count of those transports: the private one is read,
+    and without it one loop turn is all that is waited for.
+    """
+    listener = getattr(server, "_server", None)
+    deadline = time.monotonic() + within
+    await asyncio.sleep(0)  # the close callbacks of the connections closed above run now
+    while getattr(listener, "_active_count", 0) and time.monotonic() < deadline:  # noqa: ASYNC110 - no event exists
+        await asyncio.sleep(0.005)
 
 
 def _closed(protocol: H2Protocol) -> bool:
