@@ -6,8 +6,8 @@ past, never rounded up into the next second; the service's times are whole secon
 as :class:`~viam_billing.OpenIntEnum` pseudo-members; unset message fields and absent proto3 ``optional`` fields
 become ``None`` and back, while a present one keeps its presence even when it holds the zero value
 (``billing_tier=""``). Doubles keep their exact bits: ``-0.0``, subnormals, infinities and NaN (with its payload)
-come back as they went. Datetimes are sent as the instant they denote: a naive one is taken as UTC, and decoded
-ones are always UTC.
+come back as they went (protobuf's pure-Python backend, unlike upb, makes every NaN it parses the canonical one).
+Datetimes are sent as the instant they denote: a naive one is taken as UTC, and decoded ones are always UTC.
 
 What cannot be represented fails loudly and names the field: :class:`~viam_billing.ValidationError` when a model
 holds a value protobuf cannot carry (a string with a lone surrogate, an enum number outside int32, an int outside

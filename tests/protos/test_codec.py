@@ -4,7 +4,9 @@ Hypothesis generates messages from our descriptors and models from the models' t
 codec's own introspection. Doubles are compared by their bits, so ``-0.0`` and NaN payloads count.
 
 Decided about NaN: the codec carries any double bit pattern (NaN with its payload, signalling or quiet, and the
-infinities) unchanged, so the properties draw from every 64-bit pattern rather than from finite values only.
+infinities) unchanged, so the properties draw from every 64-bit pattern rather than from finite values only. One
+limit is protobuf's, not ours: its pure-Python backend turns every NaN it parses into the one canonical quiet NaN
+(upb, the default, keeps the bits), so on that backend a NaN is compared as "some NaN" after a trip over the wire.
 Outside the domain, by design: strings with lone surrogates (protobuf strings are UTF-8; encoding them is a
 ``ValidationError``), timestamps outside the years 1-9999 and unknown fields (dropped: a model has no place for
 them). Each has an explicit test below.
@@ -26,6 +28,7 @@ import attrs
 import pytest
 import viam_billing as vb
 from google.protobuf import descriptor_pool, message_factory, timestamp_pb2
+from google.protobuf.internal import api_implementation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from viam_billing_protos import codec
@@ -50,6 +53,10 @@ MIN_SECONDS = -62_135_596_800
 MAX_SECONDS = 253_402_300_799
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# protobuf's pure-Python parser returns one canonical NaN for every NaN on the wire; upb keeps payload and sign.
+PARSER_CANONICALISES_NAN = api_implementation.Type() == "python"
 
 
 def _float(bits: int) -> float:
@@ -186,6 +193,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, enum.IntEnum):
         return (type(value).__name__, value.name, int(value))
     if isinstance(value, float):
+        if value != value and PARSER_CANONICALISES_NAN:
+            return ("float", "nan")
         return ("float", hex(_bits(value)))
     if isinstance(value, datetime):
         return ("datetime", value.isoformat(), repr(value.tzinfo))
@@ -218,7 +227,9 @@ def test_message_to_model_to_message_is_identity(name: str, data: st.DataObject)
     model = codec.from_message(codec.model_type(type(original)), received)
     again = codec.to_message(model)
     assert type(again) is type(original)
-    assert _wire(again) == _wire(original)
+    assert _wire(again) == _wire(received)
+    if not PARSER_CANONICALISES_NAN:
+        assert _wire(received) == _wire(original)
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
