@@ -43,7 +43,8 @@ def protos(session: nox.Session) -> None:
     """Regenerate the protobuf modules from protos/src/**/*.proto and fail if the committed ones drifted."""
     session.install(GRPCIO_TOOLS)
     session.run("python", "protos/generate.py")
-    session.run("git", "diff", "--exit-code", "--", "protos/viam_billing_protos/_generated", external=True)
+    # Against HEAD, not the index: regenerated files that were staged but not committed still count as drift.
+    session.run("git", "diff", "--exit-code", "HEAD", "--", "protos/viam_billing_protos/_generated", external=True)
 
 
 @nox.session

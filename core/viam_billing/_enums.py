@@ -8,12 +8,16 @@ from typing import Any
 __all__ = ["OpenIntEnum", "PaymentMethodType", "SourceType", "StatusCode", "UsageCostType"]
 
 
+_MAX_CACHED_UNKNOWN = 1024
+
+
 class OpenIntEnum(enum.IntEnum):
     """An ``IntEnum`` that keeps numbers it has no member for.
 
     ``UsageCostType(999)`` returns a pseudo-member whose value is 999 and whose name is ``"UNKNOWN_999"``; it
     compares equal to ``999``, round-trips through every codec unchanged, and is the same object each time it is
-    asked for. :meth:`is_known` tells the two kinds apart.
+    asked for (for the first 1024 distinct unknown numbers; later ones are equal but not cached).
+    :meth:`is_known` tells the two kinds apart.
     """
 
     @classmethod
@@ -23,7 +27,10 @@ class OpenIntEnum(enum.IntEnum):
         member = int.__new__(cls, value)
         member._name_ = f"UNKNOWN_{value}"
         member._value_ = value
-        # Cached so that equal unknown numbers give one identical object, like real members.
+        # Cached so that equal unknown numbers give one identical object, like real members; bounded, so that a
+        # server sending ever new numbers cannot grow memory without end (beyond the bound, equal, not identical).
+        if len(cls._value2member_map_) - len(cls.__members__) >= _MAX_CACHED_UNKNOWN:
+            return member
         return cls._value2member_map_.setdefault(value, member)
 
     def is_known(self) -> bool:

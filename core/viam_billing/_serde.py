@@ -13,7 +13,6 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
-from functools import cache
 from typing import Any, TypeVar, Union
 
 import attrs
@@ -64,9 +63,15 @@ def encode(value: Any) -> Any:
 Decoder = Callable[[Any, str], Any]
 
 
-@cache
+_FIELDS: dict[type[Model], tuple[tuple[str, Decoder], ...]] = {}
+
+
 def _fields(cls: type[Model]) -> tuple[tuple[str, Decoder], ...]:
-    return tuple((field.name, _decoder(field.type)) for field in attrs.fields(cls))
+    """Each field's name and decoder, worked out once per class."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple((field.name, _decoder(field.type)) for field in attrs.fields(cls))
+    return fields
 
 
 def _decoder(hint: Any) -> Decoder:

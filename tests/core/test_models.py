@@ -83,3 +83,12 @@ def test_models_require_keywords() -> None:
     """Positional construction is refused, so field order never silently matters."""
     with pytest.raises(TypeError):
         vb.UsageCost(3, 1.0)  # type: ignore[misc]
+
+
+def test_unknown_enum_cache_is_bounded() -> None:
+    """Ever new unknown numbers stay correct values but stop growing the enum's cache."""
+    for value in range(100_000, 100_000 + 3000):
+        assert vb.StatusCode(value) == value
+        assert vb.StatusCode(value).name == f"UNKNOWN_{value}"
+    unknown_cached = len(vb.StatusCode._value2member_map_) - len(vb.StatusCode.__members__)
+    assert unknown_cached <= 1024
