@@ -4,7 +4,7 @@ This month's usage, the invoices, and one invoice PDF saved atomically.
 
     python examples/quickstart_trio.py                 # against the bundled local emulator (offline)
     python examples/quickstart_trio.py ORG_ID          # against app.viam.com, with VIAM_API_KEY and
-                                                          # VIAM_API_KEY_ID set in the environment
+                                                       # VIAM_API_KEY_ID set in the environment
 """
 
 from __future__ import annotations
