@@ -88,10 +88,10 @@ class LoopThread:
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            if leftovers:
+            # Cancel what is left, again if cancelling let a queued call start another task.
+            while leftovers := asyncio.all_tasks(loop):
+                for task in leftovers:
+                    task.cancel()
                 loop.run_until_complete(asyncio.wait(leftovers))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:

@@ -8,15 +8,18 @@ leaves it mapped to a viam_billing error (see :mod:`._errors`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
 from typing import Any
 
 from grpclib.client import Channel, Stream
+from grpclib.client import Handler as ClientHandler
 from grpclib.config import Configuration
 from grpclib.const import Cardinality
 from grpclib.exceptions import GRPCError
+from grpclib.protocol import H2Protocol
 from viam_billing import Operation, StatusCode, UnauthenticatedError
 from viam_billing_protos._generated import auth_pb
 from viam_billing_protos.codec import message_type
@@ -49,6 +52,55 @@ class Plan:
         self.reply_type = message_type(operation.response_type)
         self.response_model = operation.response_type
         self.idempotent = operation.idempotent
+
+
+class _Protocol(H2Protocol):
+    """grpclib's connection protocol, keeping its transport so that closing can make sure the socket is gone."""
+
+    transport: asyncio.BaseTransport | None = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.gone = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            self.gone.set()
+
+
+class _Channel(Channel):
+    """A grpclib channel whose :meth:`aclose` returns only once its sockets are closed.
+
+    grpclib's ``close()`` starts a graceful close (after buffered data, after the TLS goodbye) that a loop
+    stopping next, as the trio bridge's does, would cut short, leaving the socket to the garbage collector.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tracked: list[_Protocol] = []
+
+    def _protocol_factory(self) -> H2Protocol:
+        # grpclib offers no public hook on new connections; this mirrors its own factory.
+        protocol = _Protocol(ClientHandler(), self._config, self._h2_config)
+        self._tracked = [p for p in self._tracked if not p.gone.is_set()]
+        self._tracked.append(protocol)
+        return protocol
+
+    async def aclose(self, within: float = 1.0) -> None:
+        tracked, self._tracked = self._tracked, []
+        self.close()
+        opened = [p for p in tracked if p.transport is not None]
+        for protocol in opened:
+            if not protocol.gone.is_set():
+                protocol.transport.abort()  # type: ignore[union-attr]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(p.gone.wait() for p in opened)), within)
 
 
 class _Abandoned(Exception):
@@ -91,7 +143,7 @@ class Engine:
             address = self._address
             assert address is not None
             # Built here, on the loop that will use it: grpclib binds a channel to the loop current at creation.
-            channel = self._channel = Channel(address.host, address.port, ssl=self._ssl_context, config=self._config)
+            channel = self._channel = _Channel(address.host, address.port, ssl=self._ssl_context, config=self._config)
             logger.debug("dialling %s on first use", self._target)
         return channel
 
@@ -261,10 +313,8 @@ class Engine:
         """Stop a handshake in progress and close the channel this engine dialled."""
         await self.auth.aclose()
         channel, self._channel = self._channel, None
-        if channel is not None and self._owns_channel:
-            channel.close()
-            # The socket is closed by a callback the loop runs next: let it run before reporting closed.
-            await asyncio.sleep(0)
+        if isinstance(channel, _Channel) and self._owns_channel:
+            await channel.aclose()
 
 
 def _remaining(deadline: float) -> float:

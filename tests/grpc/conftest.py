@@ -35,7 +35,7 @@ async def emulator(anyio_backend: str) -> AsyncIterator[Emulator]:
 def make_client(emulator: Emulator) -> Callable[..., vb.BillingClient]:
     """Build clients of the emulator: ``make_client(timeout=..., retry=..., **transport_options)``."""
 
-    def make(*, timeout: float | None = 10, **options: Any) -> vb.BillingClient:
+    def make(*, timeout: float | None = 30, **options: Any) -> vb.BillingClient:
         options.setdefault("retry", FAST_RETRY)
         return vb.connect(**emulator.connect_options(), timeout=timeout, **options)
 
@@ -59,7 +59,7 @@ def transport_of() -> Callable[[vb.BillingClient], GrpcTransport]:
     return get
 
 
-async def wait_until(condition: Callable[[], bool], *, within: float = 5.0) -> None:
+async def wait_until(condition: Callable[[], bool], *, within: float = 20.0) -> None:
     """Poll ``condition`` until it holds; fail the test if it does not within ``within`` seconds."""
     with anyio.fail_after(within):
         # Polling on purpose: the condition changes in the emulator, on another thread or loop, with no event.

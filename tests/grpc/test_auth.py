@@ -32,7 +32,7 @@ async def test_wrong_key_raises_unauthenticated_without_the_key(emulator: Emulat
     """A refused key fails the call as UNAUTHENTICATED from Authenticate, naming the fix, printing no key."""
     wrong_key = "not-the-right-key-5e3c2a"
     options = {**emulator.connect_options(), "api_key": wrong_key}
-    async with vb.connect(**options, timeout=5) as billing:
+    async with vb.connect(**options, timeout=30) as billing:
         with pytest.raises(vb.UnauthenticatedError) as caught:
             await billing.get_invoices_summary(ACME_ORG_ID)
     error = caught.value
@@ -47,7 +47,7 @@ async def test_wrong_key_raises_unauthenticated_without_the_key(emulator: Emulat
 async def test_wrong_key_is_tried_again_on_the_next_call(emulator: Emulator) -> None:
     """A failed handshake is not cached: the next call authenticates again."""
     options = {**emulator.connect_options(), "api_key": "wrong"}
-    async with vb.connect(**options, timeout=5) as billing:
+    async with vb.connect(**options, timeout=30) as billing:
         for _ in range(2):
             with pytest.raises(vb.UnauthenticatedError):
                 await billing.get_available_billing_tiers()
@@ -89,7 +89,7 @@ async def test_streams_renew_an_expired_token(billing: vb.BillingClient, emulato
 
 async def test_a_token_refused_at_once_is_not_renewed(anyio_backend) -> None:
     """A token that never worked is not renewed: the error comes after one handshake, not a loop of them."""
-    async with Emulator(token_ttl=1e-9) as emulator, vb.connect(**emulator.connect_options(), timeout=5) as billing:
+    async with Emulator(token_ttl=1e-9) as emulator, vb.connect(**emulator.connect_options(), timeout=30) as billing:
         with pytest.raises(vb.UnauthenticatedError) as caught:
             await billing.get_invoices_summary(ACME_ORG_ID)
         assert caught.value.operation == "GetInvoicesSummary"
@@ -100,7 +100,7 @@ async def test_a_token_refused_at_once_is_not_renewed(anyio_backend) -> None:
 async def test_access_token_given_directly(emulator: Emulator) -> None:
     """access_token= skips the handshake and is sent as a Bearer token; a refused one is not renewed."""
     token = emulator.issue_token()
-    async with vb.connect(address=emulator.address, access_token=token, insecure=True, timeout=5) as billing:
+    async with vb.connect(address=emulator.address, access_token=token, insecure=True, timeout=30) as billing:
         assert (await billing.get_available_billing_tiers()).tiers
         emulator.expire_tokens()
         with pytest.raises(vb.UnauthenticatedError, match="API key"):
@@ -134,7 +134,7 @@ async def test_debug_logs_hold_no_key_nor_token(make_client, emulator: Emulator,
         emulator.expire_tokens()
         await billing.get_invoice_pdf_bytes("inv-acme-0001", ACME_ORG_ID)
         tokens = emulator.issued_tokens
-    async with vb.connect(**{**emulator.connect_options(), "api_key": "wrong-key-9f8e7d"}, timeout=5) as bad:
+    async with vb.connect(**{**emulator.connect_options(), "api_key": "wrong-key-9f8e7d"}, timeout=30) as bad:
         with pytest.raises(vb.UnauthenticatedError):
             await bad.get_available_billing_tiers()
     assert tokens

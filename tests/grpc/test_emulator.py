@@ -51,7 +51,7 @@ async def test_seed_dates_follow_the_clock(emulator: Emulator, now) -> None:
 
 async def test_billing_calls_need_a_valid_bearer_token(emulator: Emulator) -> None:
     """A token the emulator never issued is refused as UNAUTHENTICATED."""
-    async with vb.connect(address=emulator.address, access_token="made-up", insecure=True, timeout=5) as billing:
+    async with vb.connect(address=emulator.address, access_token="made-up", insecure=True, timeout=30) as billing:
         with pytest.raises(vb.UnauthenticatedError, match="invalid or has expired"):
             await billing.get_available_billing_tiers()
     assert emulator.received["GetAvailableBillingTiers"] == 1
@@ -66,14 +66,14 @@ async def test_fault_api_checks_its_arguments(emulator: Emulator) -> None:
     emulator.fail_next("GetAvailableBillingTiers", vb.StatusCode.INTERNAL)
     emulator.delay("GetAvailableBillingTiers", 30)
     emulator.clear_faults()
-    async with vb.connect(**emulator.connect_options(), timeout=5) as billing:
+    async with vb.connect(**emulator.connect_options(), timeout=30) as billing:
         assert (await billing.get_available_billing_tiers()).tiers
 
 
 async def test_delay_for_a_number_of_calls(emulator: Emulator) -> None:
     """A delay with a count applies to that many calls, then goes away."""
     emulator.delay("GetAvailableBillingTiers", 30, count=1)
-    async with vb.connect(**emulator.connect_options(), timeout=5) as billing:
+    async with vb.connect(**emulator.connect_options(), timeout=30) as billing:
         with pytest.raises(vb.DeadlineExceededError):
             await billing.get_available_billing_tiers(timeout=0.1)
         assert (await billing.get_available_billing_tiers()).tiers
@@ -99,7 +99,7 @@ async def test_emulator_on_ipv6_loopback(anyio_backend) -> None:
         pytest.skip("IPv6 loopback is not available")
     try:
         assert emulator.address.startswith("[::1]:")
-        async with vb.connect(**emulator.connect_options(), timeout=5) as billing:
+        async with vb.connect(**emulator.connect_options(), timeout=30) as billing:
             assert (await billing.get_available_billing_tiers()).tiers
     finally:
         await emulator.aclose()
@@ -125,7 +125,7 @@ async def test_python_dash_m_serves_until_interrupted(anyio_backend) -> None:
             assert line.startswith("viam-billing emulator listening on 127.0.0.1:")
             address = line.rsplit(" ", 1)[1]
             async with vb.connect(
-                address=address, api_key=DEFAULT_API_KEY, api_key_id=DEFAULT_API_KEY_ID, insecure=True, timeout=5
+                address=address, api_key=DEFAULT_API_KEY, api_key_id=DEFAULT_API_KEY_ID, insecure=True, timeout=30
             ) as billing:
                 summary = await billing.get_invoices_summary(UMBRELLA_ORG_ID)
             assert [invoice.id for invoice in summary.invoices] == ["inv-umbrella-0001"]

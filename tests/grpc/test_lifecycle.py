@@ -92,7 +92,7 @@ async def test_from_an_existing_channel(emulator: Emulator, anyio_backend) -> No
     if anyio_backend == "trio":
         channel, loop = _foreign_channel(emulator.port)
         try:
-            async with vb.connect(channel=channel, metadata=metadata, timeout=5) as billing:
+            async with vb.connect(channel=channel, metadata=metadata, timeout=30) as billing:
                 with pytest.raises(vb.ConfigurationError, match="trio"):
                     await billing.get_available_billing_tiers()
         finally:
@@ -100,7 +100,7 @@ async def test_from_an_existing_channel(emulator: Emulator, anyio_backend) -> No
         return
     channel = Channel("127.0.0.1", emulator.port)
     try:
-        async with vb.connect(channel=channel, metadata=metadata, timeout=5) as billing:
+        async with vb.connect(channel=channel, metadata=metadata, timeout=30) as billing:
             summary = await billing.get_invoices_summary(ACME_ORG_ID)
             pdf = await billing.get_invoice_pdf_bytes("inv-acme-0001", ACME_ORG_ID)
             assert "Channel('127.0.0.1'" in repr(billing.transport)
@@ -110,6 +110,7 @@ async def test_from_an_existing_channel(emulator: Emulator, anyio_backend) -> No
         assert emulator.open_connections == 1  # the channel is still the user's, and open
     finally:
         channel.close()
+        await asyncio.sleep(0)  # asyncio closes the socket on its next turn
 
 
 def test_from_channel_rejects_dial_options() -> None:

@@ -129,7 +129,7 @@ async def test_a_stalled_download_does_not_block_other_calls(billing: vb.Billing
         while emulator.sent["GetInvoicePdf"] != previous:
             previous = emulator.sent["GetInvoicePdf"]
             await anyio.sleep(0.1)
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             summary = await billing.get_invoices_summary(ACME_ORG_ID)
         assert summary.invoices[0].id == invoice_id
         # The stalled stream holds back at most its window (1 MiB) plus the bridge's small buffer.
@@ -149,3 +149,25 @@ async def test_read_ahead_is_bounded(make_client, emulator: Emulator) -> None:
         assert emulator.sent["GetInvoicePdf"] * 512 < 256 * 1024 + 64 * 1024
         size = 512 + sum([len(chunk) async for chunk in chunks])
     assert size == len(emulator.pdf(ACME_ORG_ID, invoice_id))
+
+
+async def test_a_stream_obeys_its_deadline(billing: vb.BillingClient, emulator: Emulator) -> None:
+    """A download whose first chunk comes too late raises DeadlineExceededError, without retrying."""
+    emulator.delay("GetInvoicePdf", 30)
+    with pytest.raises(vb.DeadlineExceededError) as caught:
+        await billing.get_invoice_pdf_bytes("inv-acme-0001", ACME_ORG_ID, timeout=0.2)
+    assert caught.value.operation == "GetInvoicePdf"
+    assert emulator.received["GetInvoicePdf"] == 1
+
+
+async def test_the_deadline_covers_the_whole_stream(billing: vb.BillingClient, emulator: Emulator) -> None:
+    """The deadline is the call's: a consumer still reading when it passes gets DeadlineExceededError."""
+    invoice_id = _big_invoice(emulator, 4 * _MiB)
+
+    async def slow_consumer() -> None:
+        async with billing.stream_invoice_pdf(invoice_id, ACME_ORG_ID, timeout=0.3) as chunks:
+            async for _chunk in chunks:
+                await anyio.sleep(0.05)
+
+    with anyio.fail_after(30), pytest.raises(vb.DeadlineExceededError):
+        await slow_consumer()

@@ -31,7 +31,7 @@ async def test_tls_with_a_trusted_certificate(tls_emulator: Emulator, ca: trustm
     ca.configure_trust(client_context)
     options = tls_emulator.connect_options()
     assert options["insecure"] is False
-    async with vb.connect(**options, ssl_context=client_context, timeout=5) as billing:
+    async with vb.connect(**options, ssl_context=client_context, timeout=30) as billing:
         summary = await billing.get_invoices_summary(ACME_ORG_ID)
         pdf = await billing.get_invoice_pdf_bytes(summary.invoices[0].id, ACME_ORG_ID)
     assert pdf.startswith(b"%PDF")
@@ -39,7 +39,7 @@ async def test_tls_with_a_trusted_certificate(tls_emulator: Emulator, ca: trustm
 
 async def test_an_untrusted_certificate_is_refused(tls_emulator: Emulator) -> None:
     """With the system trust store, a certificate of an unknown CA fails as ConnectError, naming the problem."""
-    async with vb.connect(**tls_emulator.connect_options(), retry=None, timeout=5) as billing:
+    async with vb.connect(**tls_emulator.connect_options(), retry=None, timeout=30) as billing:
         with pytest.raises(vb.ConnectError, match="certificate") as caught:
             await billing.get_available_billing_tiers()
     assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
