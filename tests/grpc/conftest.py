@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -71,3 +72,32 @@ async def wait_until(condition: Callable[[], bool], *, within: float = 20.0) -> 
 def eventually() -> Callable[..., Any]:
     """``await eventually(lambda: ...)``: wait (bounded) for something the server does after the client."""
     return wait_until
+
+
+def _sockets_to(port: int) -> int:
+    """How many sockets this process holds that are connected to ``port`` on loopback (Linux /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            with open(table) as lines:
+                rows = [line.split() for line in lines.readlines()[1:]]
+        except OSError:
+            continue
+        count += sum(1 for row in rows if int(row[2].rsplit(":", 1)[1], 16) == port and row[9] in inodes)
+    return count
+
+
+@pytest.fixture
+def sockets_to() -> Callable[[int], int]:
+    """``sockets_to(port)``: this process's sockets connected to that port (skips where /proc is missing)."""
+    if not os.path.exists("/proc/self/net/tcp"):
+        pytest.skip("needs Linux /proc to list sockets")
+    return _sockets_to

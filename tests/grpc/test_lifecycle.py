@@ -22,8 +22,9 @@ def _tasks() -> set[object]:
     return set()
 
 
-async def test_nothing_outlives_aclose(make_client, emulator: Emulator, eventually) -> None:
-    """After a busy session (unary calls, a stream left early, a pending handshake), close leaves nothing behind."""
+async def test_nothing_outlives_aclose(make_client, emulator: Emulator, eventually, sockets_to) -> None:
+    """After a busy session (unary calls, a stream left early, a pending handshake), close leaves nothing behind:
+    no thread, no task, no socket."""
     threads_before = set(threading.enumerate())
     tasks_before = _tasks()
     billing = make_client()
@@ -36,6 +37,8 @@ async def test_nothing_outlives_aclose(make_client, emulator: Emulator, eventual
         with anyio.move_on_after(0.1):
             await billing.get_available_billing_tiers()
         assert emulator.open_connections == 1
+        assert sockets_to(emulator.port) == 1
+    assert sockets_to(emulator.port) == 0
     assert set(threading.enumerate()) <= threads_before
     assert _tasks() == tasks_before
     await eventually(lambda: emulator.open_connections == 0)
