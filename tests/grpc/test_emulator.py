@@ -134,3 +134,51 @@ async def test_python_dash_m_serves_until_interrupted(anyio_backend) -> None:
             with anyio.fail_after(20):
                 code = await process.wait()
     assert code == 0
+
+
+@pytest.mark.parametrize("size", [4096, 100_000, 1 << 20])
+def test_large_pdf_has_the_exact_size_and_stays_readable(size: int) -> None:
+    """The padded invoice PDF of the download benchmarks is exactly ``size`` bytes and a valid document."""
+    from viam_billing_grpc.emulator.__main__ import LARGE_INVOICE_ID, large_pdf
+
+    pdf = large_pdf(size)
+    assert len(pdf) == size
+    assert LARGE_INVOICE_ID in pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+
+
+async def test_python_dash_m_serves_a_large_pdf(anyio_backend, tmp_path) -> None:
+    """``--large-pdf-mib 1`` adds invoice ``inv-acme-large``, whose PDF of exactly 1 MiB streams to a file."""
+    command = [sys.executable, "-m", "viam_billing_grpc.emulator", "--port", "0", "--large-pdf-mib", "1"]
+    command += ["--chunk-size", "65536"]
+    async with await anyio.open_process(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as process:
+        assert process.stdout is not None
+        try:
+            output = ""
+            with anyio.fail_after(20):
+                async for text in TextReceiveStream(process.stdout):
+                    output += text
+                    if output.count("\n") >= 3:
+                        break
+            lines = output.splitlines()
+            assert lines[2] == f"large invoice: inv-acme-large of {ACME_ORG_ID}, 1 MiB PDF"
+            address = lines[0].rsplit(" ", 1)[1]
+            async with vb.connect(
+                address=address, api_key=DEFAULT_API_KEY, api_key_id=DEFAULT_API_KEY_ID, insecure=True, timeout=30
+            ) as billing:
+                size = await billing.get_invoice_pdf("inv-acme-large", ACME_ORG_ID, tmp_path / "large.pdf")
+                summary = await billing.get_invoices_summary(ACME_ORG_ID)
+            assert size == 1 << 20
+            assert (tmp_path / "large.pdf").read_bytes().startswith(b"%PDF-1.4")
+            assert summary.invoices[0].id == "inv-acme-large"
+        finally:
+            process.send_signal(signal.SIGINT)
+            with anyio.fail_after(20):
+                assert await process.wait() == 0
+
+
+async def test_python_dash_m_refuses_a_negative_large_pdf(anyio_backend) -> None:
+    """A negative ``--large-pdf-mib`` is a usage error naming the option."""
+    command = [sys.executable, "-m", "viam_billing_grpc.emulator", "--port", "0", "--large-pdf-mib", "-1"]
+    result = await anyio.run_process(command, check=False)
+    assert result.returncode == 2
+    assert b"--large-pdf-mib must be 0 or more" in result.stderr
