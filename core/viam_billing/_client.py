@@ -5,18 +5,17 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import IO, Any, TypeVar, Union
 
 import anyio
 import anyio.to_thread
 
+from . import _files
 from . import _models as m
 from . import _operations as ops
 from . import _validate as v
@@ -351,7 +350,8 @@ class BillingClient:
         return size
 
     async def _pdf_to_path(self, invoice_id: str, org_id: str, path: str, timeout: float | None) -> int:
-        file, tmp = _open_temporary(path)
+        _check_destination(path)
+        file, tmp = _files.open_temporary(path)
         try:
             size = 0
             with file:
@@ -363,11 +363,9 @@ class BillingClient:
                         size += len(chunk)
                 file.flush()
                 await anyio.to_thread.run_sync(os.fsync, file.fileno())
-            os.chmod(tmp, _file_mode(path))
-            os.replace(tmp, path)
+            _files.replace(tmp, path)
         except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp)
+            _files.discard(tmp)
             raise
         return size
 
@@ -460,15 +458,13 @@ class BillingClient:
         await self.call(ops.UPDATE_LOCATION_BILLING_ORGANIZATION, request, timeout=timeout)
 
 
-def _open_temporary(path: str) -> tuple[IO[bytes], str]:
-    """Open a new temporary file beside ``path``, checking first that ``path`` can be a file there."""
+def _check_destination(path: str) -> None:
+    """Refuse, before anything is fetched, a ``dest`` that cannot become a file."""
     directory, name = os.path.split(os.path.abspath(path))
     if not name or os.path.isdir(path):
         raise ValidationError(f"dest must name a file, got the directory {path!r}", argument="dest")
     if not os.path.isdir(directory):
         raise ValidationError(f"dest's directory {directory!r} does not exist", argument="dest")
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-    return os.fdopen(fd, "wb"), tmp
 
 
 def _org_of(request: m.Model) -> str | None:
@@ -477,22 +473,6 @@ def _org_of(request: m.Model) -> str | None:
         if value:
             return str(value)
     return None
-
-
-@lru_cache(maxsize=1)
-def _umask() -> int:
-    # os.umask can only be read by setting it; done once, the first time a file is saved.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _file_mode(path: str) -> int:
-    """The mode the saved file gets: that of the file it replaces, else what ``open()`` would have given."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        return 0o666 & ~_umask()
 
 
 def connect(

@@ -39,9 +39,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Literal
@@ -49,6 +47,7 @@ from typing import Any, Literal
 import attrs
 import viam_billing
 from viam_billing import BillingError, DecodeError, Model, Operation, StatusCode, StatusError, from_data
+from viam_billing._files import atomic_write
 
 from ._errors import CassetteError, CassetteFormatError, CassetteSecretError
 
@@ -476,35 +475,6 @@ def _kind(value: object) -> str:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # A unique temporary name per writer: processes saving cassettes side by side never touch each other's file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        # A lone surrogate can only sit inside a JSON string, where its backslash escape is valid JSON.
-        with open(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@lru_cache(maxsize=1)
-def _umask() -> int:
-    # os.umask can only be read by setting it; done once, the first time a cassette is saved.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _file_mode(path: str) -> int:
-    """That of the file being replaced, else what ``open()`` would give: cassettes are meant to be committed."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        return 0o666 & ~_umask()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # A lone surrogate can only sit inside a JSON string, where its backslash escape is valid JSON.
+    atomic_write(path, text, encoding="utf-8", errors="backslashreplace", newline="\n")

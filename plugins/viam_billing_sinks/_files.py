@@ -1,4 +1,4 @@
-"""File names made from server ids, and atomic writes."""
+"""File names made from server ids, and writable destinations."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import hashlib
 import os
 import re
 import tempfile
-from contextlib import suppress
 from pathlib import Path
 
 from viam_billing import ConfigurationError
 
-__all__ = ["atomic_write_bytes", "ensure_writable_directory", "safe_name"]
+__all__ = ["ensure_writable_directory", "safe_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_NAME = 100
@@ -53,21 +52,3 @@ def ensure_writable_directory(directory: Path, *, sink: str) -> None:
             f"sink {sink}: cannot write in {str(directory)!r} ({exc.strerror or exc}); "
             "choose a directory you can write to"
         ) from exc
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it; ``path`` is never seen half-written.
-
-    On any error the temporary file is removed and an existing ``path`` keeps its content.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with open(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -8,8 +8,9 @@ from typing import Protocol, runtime_checkable
 import anyio.to_thread
 import viam_billing as vb
 from viam_billing import BillingClient, ConfigurationError, Record, Sink
+from viam_billing._files import atomic_write
 
-from ._files import atomic_write_bytes, ensure_writable_directory, safe_name
+from ._files import ensure_writable_directory, safe_name
 
 __all__ = ["InvoicePdfStore", "PdfSink"]
 
@@ -83,7 +84,7 @@ class PdfSink(Sink):
         if path.is_file():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        await anyio.to_thread.run_sync(atomic_write_bytes, path, result.chunk)
+        await anyio.to_thread.run_sync(atomic_write, path, result.chunk)
 
     def __repr__(self) -> str:
         return f"<PdfSink {self.name}>"

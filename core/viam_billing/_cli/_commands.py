@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,6 +15,7 @@ from rich.text import Text
 from .. import _models as m
 from .. import _operations as ops
 from .._client import BillingClient
+from .._files import atomic_file
 from .._operations import Operation
 from .._plugins import list_plugins
 from ._app import EXIT_USAGE, Settings, cli, fail, pass_settings
@@ -133,17 +131,8 @@ def invoice_pdf(settings: Settings, org_id: str, invoice_id: str, output: Path |
         return size
 
     # The file appears under its name only once complete: written beside it, then renamed over it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    try:
-        with open(fd, "wb") as file:
-            size = settings.run(download, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as file:
+        size = settings.run(download, file)
     settings.out.print(f"saved {path} ({size:,} bytes)")
 
 

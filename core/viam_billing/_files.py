@@ -1,0 +1,85 @@
+"""Files that appear whole or not at all: the one atomic-write mechanism every part of viam-billing uses.
+
+A file is written under a unique temporary name beside its destination, flushed to disk, given the mode the
+destination has (or would get from ``open()``), and renamed over it in one step. On any error, timeout or
+cancellation the temporary file is removed and the destination is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from functools import lru_cache
+from typing import IO, Any
+
+__all__ = ["atomic_file", "atomic_write", "discard", "open_temporary", "replace"]
+
+
+def open_temporary(path: str | os.PathLike[str], mode: str = "wb", **open_args: Any) -> tuple[IO[Any], str]:
+    """Open a new temporary file in ``path``'s directory (which must exist); return it and its name.
+
+    The name is unique per call, so writers side by side, in threads or processes, never share one.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    try:
+        return open(fd, mode, **open_args), tmp
+    except BaseException:
+        os.close(fd)
+        discard(tmp)
+        raise
+
+
+def replace(tmp: str, path: str | os.PathLike[str]) -> None:
+    """Give the closed temporary file ``tmp`` the destination's mode and rename it over ``path``."""
+    os.chmod(tmp, _file_mode(path))
+    os.replace(tmp, path)
+
+
+def discard(tmp: str) -> None:
+    """Remove a temporary file; a file already gone is fine."""
+    with suppress(OSError):
+        os.unlink(tmp)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
+    """Write ``path`` through a temporary file: it replaces ``path`` only when the block ends without error.
+
+    >>> with atomic_file("report.csv", "w", encoding="utf-8") as file:
+    ...     file.write("a,b\\n")
+    """
+    file, tmp = open_temporary(path, mode, **open_args)
+    try:
+        with file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        replace(tmp, path)
+    except BaseException:
+        discard(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, **open_args: Any) -> None:
+    """Write ``data`` (bytes, or text with ``open_args`` such as ``encoding``) to ``path`` atomically."""
+    with atomic_file(path, "wb" if isinstance(data, bytes) else "w", **open_args) as file:
+        file.write(data)
+
+
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    # os.umask can only be read by setting it; done once, the first time a file is saved.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: str | os.PathLike[str]) -> int:
+    """The mode a saved file gets: that of the file it replaces, else what ``open()`` would have given."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
