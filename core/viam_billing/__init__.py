@@ -8,8 +8,6 @@ Runs under asyncio and trio. Transports and output sinks are plugins; see :mod:`
 
 from __future__ import annotations
 
-import types as _types
-
 from . import sync as sync  # the blocking facade: viam_billing.sync.connect(...)
 from ._client import BillingClient as BillingClient
 from ._client import connect as connect
@@ -48,6 +46,7 @@ from ._errors import ValidationError as ValidationError
 from ._errors import status_error as status_error
 from ._events import CallFinished as CallFinished
 from ._events import CallStarted as CallStarted
+from ._exports import publish as _publish
 from ._models import ChargeOrganizationRequest as ChargeOrganizationRequest
 from ._models import ChargeOrganizationResponse as ChargeOrganizationResponse
 from ._models import CreateInvoiceAndChargeImmediatelyRequest as CreateInvoiceAndChargeImmediatelyRequest
@@ -197,9 +196,4 @@ __all__ = [
     "to_data",
 ]
 
-# Public names report the public path (as in tracebacks, reprs and docs), not the private module they live in.
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, (type, _types.FunctionType)):
-        _obj.__module__ = __name__
-del _name, _obj, _types
+_publish(globals())

@@ -9,7 +9,7 @@ test against.
 
 from __future__ import annotations
 
-import types as _types
+from viam_billing._exports import publish as _publish
 
 from ._address import DEFAULT_ADDRESS as DEFAULT_ADDRESS
 from ._address import Address as Address
@@ -37,9 +37,4 @@ __all__ = [
     "register_transports",
 ]
 
-# Public names report the public path (as in tracebacks, reprs and docs), not the private module they live in.
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, (type, _types.FunctionType)):
-        _obj.__module__ = __name__
-del _name, _obj, _types
+_publish(globals())

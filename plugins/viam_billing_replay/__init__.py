@@ -41,7 +41,7 @@ Record modes: ``none`` (replay only), ``once`` (record when the cassette does no
 
 from __future__ import annotations
 
-import types as _types
+from viam_billing._exports import publish as _publish
 
 from ._cassette import FORMAT as FORMAT
 from ._cassette import FORMAT_VERSION as FORMAT_VERSION
@@ -79,9 +79,4 @@ __all__ = [
     "register_transports",
 ]
 
-# Public names report the public path (as in tracebacks, reprs and docs), not the private module they live in.
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, (type, _types.FunctionType)):
-        _obj.__module__ = __name__
-del _name, _obj, _types
+_publish(globals())

@@ -21,6 +21,8 @@ Example::
 
 from __future__ import annotations
 
+from viam_billing._exports import publish as _publish
+
 from ._console import ConsoleSink as ConsoleSink
 from ._csv import CsvSink as CsvSink
 from ._files import safe_name as safe_name
@@ -64,3 +66,5 @@ __all__ = [
     "source_label",
     "tables_for",
 ]
+
+_publish(globals())

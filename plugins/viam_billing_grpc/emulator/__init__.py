@@ -38,7 +38,7 @@ and negative amounts INVALID_ARGUMENT.
 
 from __future__ import annotations
 
-import types as _types
+from viam_billing._exports import publish as _publish
 
 from ._emulator import DEFAULT_API_KEY as DEFAULT_API_KEY
 from ._emulator import DEFAULT_API_KEY_ID as DEFAULT_API_KEY_ID
@@ -70,9 +70,4 @@ __all__ = [
     "invoice_pdf",
 ]
 
-# Public names report the public path (as in tracebacks, reprs and docs), not the private module they live in.
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, (type, _types.FunctionType)):
-        _obj.__module__ = __name__
-del _name, _obj, _types
+_publish(globals())
