@@ -1,6 +1,4 @@
-"""viam-billing on trio: the same code as on asyncio, only the runner differs.
-
-This month's usage, the invoices, and one invoice PDF saved atomically.
+"""viam-billing on trio: the very program of quickstart_asyncio.py, run by trio instead of asyncio.
 
     python examples/quickstart_trio.py                 # against the bundled local emulator (offline)
     python examples/quickstart_trio.py ORG_ID          # against app.viam.com, with VIAM_API_KEY and
@@ -9,49 +7,10 @@ This month's usage, the invoices, and one invoice PDF saved atomically.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
 
 import trio
-import viam_billing
-
-
-@contextlib.asynccontextmanager
-async def billing_service(argv: list[str]) -> AsyncIterator[tuple[dict[str, Any], str]]:
-    """Connection options and an organization: the real service when an org id is given, else the emulator."""
-    if argv:
-        yield {}, argv[0]  # connect() reads VIAM_API_KEY and VIAM_API_KEY_ID itself
-        return
-    from viam_billing_grpc.emulator import ACME_ORG_ID, Emulator
-
-    async with Emulator() as emulator:
-        yield emulator.connect_options(), ACME_ORG_ID
-
-
-async def main(argv: list[str]) -> None:
-    async with (
-        billing_service(argv) as (options, org_id),
-        viam_billing.connect(timeout=10, **options) as billing,
-    ):
-        usage = await billing.get_current_month_usage(org_id)
-        print(f"{usage.start_date:%Y-%m-%d} to {usage.end_date:%Y-%m-%d}: subtotal ${usage.subtotal:,.2f}")
-        for source in usage.resource_usage_costs_by_source:
-            costs = source.resource_usage_costs
-            total = costs.total_with_discount if costs else 0.0
-            print(f"  {source.source_type.name:<24} {source.tier_name:<18} ${total:,.2f}")
-
-        summary = await billing.get_invoices_summary(org_id)
-        print(f"outstanding balance: ${summary.outstanding_balance:,.2f}")
-        for invoice in summary.invoices:
-            print(f"  {invoice.id:<20} {invoice.status:<20} ${invoice.invoice_amount:,.2f}")
-
-        if summary.invoices:
-            first = summary.invoices[0]
-            size = await billing.get_invoice_pdf(first.id, org_id, f"{first.id}.pdf")
-            print(f"saved {first.id}.pdf ({size} bytes)")
-
+from quickstart_asyncio import main
 
 if __name__ == "__main__":
     trio.run(main, sys.argv[1:])
