@@ -170,17 +170,8 @@ class Engine:
                 if not refreshed and metadata is not None and _refused(exc) and auth.retry_after_refusal(metadata):
                     refreshed = True
                     continue
-                if plan.idempotent:
-                    delay = self._retry_delay(exc, attempt, deadline)
-                    if delay is not None:
-                        self._log_retry(plan.name, exc, attempt, delay)
-                        await asyncio.sleep(delay)
-                        attempt += 1
-                        continue
-                mapped = map_error(exc, operation=plan.name, target=self._target, timeout=timeout)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
+                attempt = await self._recover(plan.name, exc, attempt, deadline, timeout, retry=plan.idempotent)
+                continue
             auth.accepted = metadata
             return reply
 
@@ -223,17 +214,8 @@ class Engine:
                 if not refreshed and metadata is not None and _refused(failure) and auth.retry_after_refusal(metadata):
                     refreshed = True
                     continue
-                if plan.idempotent:
-                    delay = self._retry_delay(failure, attempt, deadline)
-                    if delay is not None:
-                        self._log_retry(plan.name, failure, attempt, delay)
-                        await asyncio.sleep(delay)
-                        attempt += 1
-                        continue
-                mapped = map_error(failure, operation=plan.name, target=self._target, timeout=timeout)
-                if mapped is failure:
-                    raise failure  # noqa: B904 - not a transport error: raised as it is, to stay visible
-                raise mapped from failure
+                attempt = await self._recover(plan.name, failure, attempt, deadline, timeout, retry=plan.idempotent)
+                continue
             auth.accepted = metadata
             return StreamCall(stream, first, plan.name, self._target, timeout)
 
@@ -262,16 +244,8 @@ class Engine:
                     await stream.send_message(request, end=True)
                     reply = await stream.recv_message()
             except Exception as exc:
-                delay = self._retry_delay(exc, attempt, deadline)
-                if delay is not None:
-                    self._log_retry(AUTH_OPERATION, exc, attempt, delay)
-                    await asyncio.sleep(delay)
-                    attempt += 1
-                    continue
-                mapped = map_error(exc, operation=AUTH_OPERATION, target=self._target, timeout=self._auth_timeout)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
+                attempt = await self._recover(AUTH_OPERATION, exc, attempt, deadline, self._auth_timeout, retry=True)
+                continue
             token = str(reply.access_token) if reply is not None else ""
             if not token:
                 raise UnauthenticatedError("the service answered without an access token", operation=AUTH_OPERATION)
@@ -279,6 +253,25 @@ class Engine:
             return token
 
     # -- retries -------------------------------------------------------------------------------------------------
+
+    async def _recover(
+        self, name: str, failure: Exception, attempt: int, deadline: float | None, timeout: float | None, *, retry: bool
+    ) -> int:
+        """After a failed attempt: wait and return the next attempt's number if it may be retried, else raise.
+
+        What is raised is ``failure`` mapped to our error tree (``raise ... from failure``); a failure that is not
+        a transport error (a bug, say) is raised as it is, to stay visible.
+        """
+        if retry:
+            delay = self._retry_delay(failure, attempt, deadline)
+            if delay is not None:
+                self._log_retry(name, failure, attempt, delay)
+                await asyncio.sleep(delay)
+                return attempt + 1
+        mapped = map_error(failure, operation=name, target=self._target, timeout=timeout)
+        if mapped is failure:
+            raise failure
+        raise mapped from failure
 
     def _retry_delay(self, exc: Exception, attempt: int, deadline: float | None) -> float | None:
         """Seconds to wait before trying again after ``exc``, or ``None`` to give up."""
