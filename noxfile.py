@@ -26,7 +26,7 @@ def tests(session: nox.Session, protobuf: str) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check."""
-    session.install("ruff")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -34,7 +34,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[test]", "mypy", "types-protobuf")
+    session.install("-e", ".[test]", "mypy==2.4.1", "types-protobuf")
     session.run("mypy")
 
 
