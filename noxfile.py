@@ -55,3 +55,13 @@ def sdk(session: nox.Session) -> None:
     # protobuf's pure-Python backend (chosen where no upb wheel exists) parses and serialises on its own code path.
     pure_python = {"VIAM_BILLING_REQUIRE_SDK": "1", "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
     session.run("python", "-m", "pytest", "tests/protos", *session.posargs, env=pure_python)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks beside a raw grpclib stub and viam-sdk; writes BENCHMARKS.md. Not in the default run.
+
+    ``nox -s bench -- --quick`` is a smoke run; counts come from ``BENCH_<NAME>`` variables (see benchmarks/).
+    """
+    session.install("-e", ".[trio]", VIAM_SDK, "pyinstrument")
+    session.run("python", "-m", "benchmarks", *session.posargs)
