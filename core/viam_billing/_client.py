@@ -353,7 +353,7 @@ class BillingClient:
         _check_destination(path)
         file, tmp = _files.open_temporary(path)
         try:
-            size = 0
+            size = handed = 0
             with file:
                 async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
                     async for chunk in chunks:
@@ -361,6 +361,9 @@ class BillingClient:
                         # cost more than it saves.
                         file.write(chunk)
                         size += len(chunk)
+                        if size - handed >= _files.WRITEBACK_BYTES:
+                            _files.start_writeback(file, handed, size)
+                            handed = size
                 file.flush()
                 await anyio.to_thread.run_sync(os.fsync, file.fileno())
             _files.replace(tmp, path)

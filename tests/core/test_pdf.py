@@ -183,3 +183,33 @@ async def test_stream_request_carries_both_ids() -> None:
     async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
         await billing.get_invoice_pdf_bytes("inv-1", "org-1")
     assert transport.calls == [("GetInvoicePdf", vb.GetInvoicePdfRequest(id="inv-1", org_id="org-1"))]
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is Linux and some Unixes only")
+async def test_long_download_hands_written_ranges_to_the_disk_as_it_goes(tmp_path: Path, monkeypatch) -> None:
+    """Every WRITEBACK_BYTES written, the range written since the last time is handed to the OS for writeback
+    (flushed first, so the range is really in the file); the content is complete and exact."""
+    from viam_billing import _files
+
+    chunk = bytes(range(256)) * 1024  # 256 KiB
+    count = 70  # 17.5 MiB: two hand-overs of 8 MiB, the rest left to the final fsync
+    advised: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((offset, length, os.fstat(fd).st_size))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+
+    async def chunks() -> AsyncIterator[vb.Model]:
+        for _ in range(count):
+            yield vb.GetInvoicePdfResponse(chunk=chunk)
+
+    dest = tmp_path / "big.pdf"
+    async with client_for(lambda operation, request: chunks()) as billing:
+        size = await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    assert size == count * len(chunk)
+    assert dest.read_bytes() == chunk * count
+    step = _files.WRITEBACK_BYTES
+    assert advised == [(0, step, step), (step, step, 2 * step)]
