@@ -81,6 +81,7 @@ from ._operations import OPERATIONS as OPERATIONS
 from ._operations import SERVICE as SERVICE
 from ._operations import Operation as Operation
 from ._operations import operation as operation
+from ._operations import org_id_of as org_id_of
 from ._plugins import BLOCK_ENV as BLOCK_ENV
 from ._plugins import DISABLE_AUTOLOAD_ENV as DISABLE_AUTOLOAD_ENV
 from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
@@ -191,6 +192,7 @@ __all__ = [
     "hookimpl",
     "list_plugins",
     "operation",
+    "org_id_of",
     "status_error",
     "sync",
     "to_data",

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import IO, Any, TypeVar, Union
@@ -21,7 +21,7 @@ from . import _operations as ops
 from . import _validate as v
 from ._errors import BillingError, SinkError, ValidationError
 from ._events import CallFinished, CallStarted
-from ._operations import Operation
+from ._operations import Operation, org_id_of
 from ._plugins import PluginRegistry, get_registry
 from ._sinks import Record, Sink
 from ._transport import AsyncTransport
@@ -34,9 +34,6 @@ ResponseT = TypeVar("ResponseT", bound=m.Model)
 PdfDestination = Union[str, "os.PathLike[str]", IO[bytes]]
 
 _call_ids = itertools.count(1)
-
-# Request fields that name the organization a call is about, in the order they are looked for.
-_ORG_FIELDS = ("org_id", "org_id_to_charge", "organization_id", "customer_org_id", "billing_organization_id")
 
 
 class BillingClient:
@@ -67,7 +64,8 @@ class BillingClient:
         self._transport = transport
         self._timeout = v.require_timeout(timeout)
         self._sinks = tuple(sinks)
-        self._sinks_opened = False
+        self._open_sinks_list: list[Sink] | None = None  # the sinks opened so far; None until opening starts
+        self._sinks_lock = anyio.Lock()
         self._hooks = (registry or get_registry()).call_hooks()
         self._closed = False
 
@@ -87,7 +85,13 @@ class BillingClient:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> BillingClient:
-        await self._open_sinks()
+        try:
+            await self._open_sinks()
+        except BaseException:
+            # A sink that cannot open must not leave the ones before it, or the transport, open behind it.
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -99,7 +103,7 @@ class BillingClient:
             return
         self._closed = True
         try:
-            for sink in self._sinks:
+            for sink in self._open_sinks_list or ():
                 try:
                     await sink.aclose()
                 except Exception:
@@ -108,11 +112,15 @@ class BillingClient:
             await self._transport.aclose()
 
     async def _open_sinks(self) -> None:
-        if self._sinks_opened:
+        """Open every sink once, even when the first calls race to it; only sinks that opened are closed later."""
+        if self._open_sinks_list is not None and len(self._open_sinks_list) == len(self._sinks):
             return
-        self._sinks_opened = True
-        for sink in self._sinks:
-            await sink.open()
+        async with self._sinks_lock:
+            if self._open_sinks_list is None:
+                self._open_sinks_list = []
+            for sink in self._sinks[len(self._open_sinks_list) :]:
+                await sink.open()
+                self._open_sinks_list.append(sink)
 
     # -- the machinery every method goes through ---------------------------------------------------------------
 
@@ -218,7 +226,7 @@ class BillingClient:
             operation=operation,
             request=request,
             result=result,
-            org_id=_org_of(request),
+            org_id=org_id_of(request),
             fetched_at=datetime.now(timezone.utc),
         )
         failures: dict[str, Exception] = {}
@@ -230,8 +238,10 @@ class BillingClient:
                 failures[sink.name] = exc
         if failures:
             detail = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in failures.items())
+            # A charge that went through must not look like one that failed: a caller retrying it would bill twice.
+            advice = "" if operation.idempotent else "; do not send it again: the result is on this error's .result"
             raise SinkError(
-                f"the result was fetched but {len(failures)} sink(s) failed to store it ({detail})",
+                f"the call succeeded, but {len(failures)} sink(s) failed to store its result ({detail}){advice}",
                 operation=operation.name,
                 failures=failures,
                 result=result,
@@ -316,13 +326,25 @@ class BillingClient:
     async def get_invoice_pdf_bytes(self, invoice_id: str, org_id: str, *, timeout: float | None = None) -> bytes:
         """Download an invoice PDF into memory and return it.
 
+        The whole document also flows to the attached sinks, as one :class:`GetInvoicePdfResponse` (the other ways
+        of downloading never hold the whole document, so they leave sinks out).
+
         Example: ``pdf = await billing.get_invoice_pdf_bytes(invoice_id, org_id)``.
         """
         async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
-            return b"".join([chunk async for chunk in chunks])
+            document = b"".join([chunk async for chunk in chunks])
+        request = self._pdf_request(invoice_id, org_id)
+        await self._emit(ops.GET_INVOICE_PDF, request, m.GetInvoicePdfResponse(chunk=document))
+        return document
 
     async def get_invoice_pdf(
-        self, invoice_id: str, org_id: str, dest: PdfDestination, *, timeout: float | None = None
+        self,
+        invoice_id: str,
+        org_id: str,
+        dest: PdfDestination,
+        *,
+        timeout: float | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> int:
         """Download an invoice PDF to ``dest`` and return its size in bytes.
 
@@ -330,13 +352,14 @@ class BillingClient:
         atomically: the chunks go to a temporary file beside it, which replaces ``dest`` only after the last
         chunk arrived and was flushed to disk. On any error, timeout or cancellation ``dest`` is untouched (an
         existing file keeps its content, a missing one stays missing) and no temporary file remains. A file
-        object receives the chunks as they arrive and is neither flushed nor closed.
+        object receives the chunks as they arrive and is neither flushed nor closed. ``progress``, if given, is
+        called with the size of each chunk once it is written (for a progress bar).
 
         Example: ``await billing.get_invoice_pdf(invoice_id, org_id, "invoice.pdf")``.
         """
         self._pdf_request(invoice_id, org_id)  # fail on bad ids before touching the disk
         if isinstance(dest, (str, os.PathLike)):
-            return await self._pdf_to_path(invoice_id, org_id, os.fspath(dest), timeout)
+            return await self._pdf_to_path(invoice_id, org_id, os.fspath(dest), timeout, progress)
         if not callable(getattr(dest, "write", None)):
             raise ValidationError(
                 f"dest must be a path or a writable binary file object, got {type(dest).__name__}",
@@ -347,9 +370,18 @@ class BillingClient:
             async for chunk in chunks:
                 dest.write(chunk)
                 size += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         return size
 
-    async def _pdf_to_path(self, invoice_id: str, org_id: str, path: str, timeout: float | None) -> int:
+    async def _pdf_to_path(
+        self,
+        invoice_id: str,
+        org_id: str,
+        path: str,
+        timeout: float | None,
+        progress: Callable[[int], object] | None,
+    ) -> int:
         _check_destination(path)
         file, tmp = _files.open_temporary(path)
         try:
@@ -364,6 +396,8 @@ class BillingClient:
                         if size - handed >= _files.WRITEBACK_BYTES:
                             _files.start_writeback(file, handed, size)
                             handed = size
+                        if progress is not None:
+                            progress(len(chunk))
                 file.flush()
                 await anyio.to_thread.run_sync(os.fsync, file.fileno())
             _files.replace(tmp, path)
@@ -468,14 +502,6 @@ def _check_destination(path: str) -> None:
         raise ValidationError(f"dest must name a file, got the directory {path!r}", argument="dest")
     if not os.path.isdir(directory):
         raise ValidationError(f"dest's directory {directory!r} does not exist", argument="dest")
-
-
-def _org_of(request: m.Model) -> str | None:
-    for field in _ORG_FIELDS:
-        value = getattr(request, field, None)
-        if value:
-            return str(value)
-    return None
 
 
 def connect(

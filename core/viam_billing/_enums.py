@@ -33,6 +33,20 @@ class OpenIntEnum(enum.IntEnum):
             return member
         return cls._value2member_map_.setdefault(value, member)
 
+    @classmethod
+    def from_name(cls, name: str) -> Any:
+        """Return the member called ``name``, or the pseudo-member an ``UNKNOWN_<n>`` name stands for.
+
+        Raises ``ValueError`` for any other name. ``UsageCostType.from_name("UNKNOWN_99") == 99``.
+        """
+        member = cls.__members__.get(name)
+        if member is not None:
+            return member
+        prefix, _, number = name.partition("UNKNOWN_")
+        if prefix or not number.lstrip("-").isdigit():
+            raise ValueError(f"{name!r} is not a {cls.__name__} name")
+        return cls(int(number))
+
     def is_known(self) -> bool:
         """Return whether this value is one of the enum's declared members."""
         return self._name_ in type(self).__members__

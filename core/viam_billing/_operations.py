@@ -13,7 +13,7 @@ import attrs
 
 from . import _models as m
 
-__all__ = ["OPERATIONS", "SERVICE", "Operation", "operation"]
+__all__ = ["OPERATIONS", "SERVICE", "Operation", "operation", "org_id_of"]
 
 SERVICE = "viam.app.v1.BillingService"
 """The fully qualified gRPC service name."""
@@ -156,3 +156,16 @@ def operation(name: str) -> Operation[m.Model, m.Model]:
         return OPERATIONS[name]
     except KeyError:
         raise KeyError(f"unknown billing operation {name!r}; known: {', '.join(OPERATIONS)}") from None
+
+
+# Request fields that name the organization a call is about, in the order they are looked for.
+_ORG_FIELDS = ("org_id", "org_id_to_charge", "organization_id", "customer_org_id", "billing_organization_id")
+
+
+def org_id_of(request: m.Model) -> str | None:
+    """The organization a request is about (``None`` for calls about none, such as ``GetAvailableBillingTiers``)."""
+    for field in _ORG_FIELDS:
+        value = getattr(request, field, None)
+        if value:
+            return str(value)
+    return None

@@ -17,10 +17,11 @@ from typing import Any, TypeVar, Union
 
 import attrs
 
+from ._enums import OpenIntEnum
 from ._errors import DecodeError
 from ._models import Model
 
-__all__ = ["from_data", "to_data"]
+__all__ = ["decode_time", "encode", "encode_time", "from_data", "to_data"]
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -54,7 +55,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return encode_time(value)
     if isinstance(value, tuple):
         return [encode(item) for item in value]
     return value
@@ -94,7 +95,7 @@ def _decoder(hint: Any) -> Decoder:
     if isinstance(hint, type) and issubclass(hint, enum.IntEnum):
         return _enum_decoder(hint)
     if hint is datetime:
-        return _decode_datetime
+        return decode_time
     if hint is bytes:
         return _decode_bytes
     if hint is float:
@@ -133,7 +134,16 @@ def _decode_bytes(value: Any, path: str) -> bytes:
         raise DecodeError(f"not valid base64: {exc}", path=path) from None
 
 
-def _decode_datetime(value: Any, path: str) -> datetime:
+def encode_time(value: datetime) -> str:
+    """A time as ISO 8601 UTC text ending in ``Z`` (``2026-11-01T00:00:00Z``), the form of every stored time."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def decode_time(value: object, path: str = "") -> datetime:
+    """Parse what :func:`encode_time` wrote (any ISO 8601 time with a timezone) into an aware UTC datetime.
+
+    Raises :class:`DecodeError` at ``path`` for anything else.
+    """
     if not isinstance(value, str):
         raise DecodeError(f"expected an ISO 8601 time, got {_kind(value)}", path=path)
     try:
@@ -147,10 +157,10 @@ def _decode_datetime(value: Any, path: str) -> datetime:
 
 def _enum_decoder(cls: type[enum.IntEnum]) -> Decoder:
     def decode(value: Any, path: str) -> enum.IntEnum:
-        if isinstance(value, str):
+        if isinstance(value, str) and issubclass(cls, OpenIntEnum):
             try:
-                return cls[value]
-            except KeyError:
+                return cls.from_name(value)  # type: ignore[no-any-return]
+            except ValueError:
                 raise DecodeError(f"{value!r} is not a {cls.__name__} name", path=path) from None
         if isinstance(value, int) and not isinstance(value, bool):
             return cls(value)

@@ -18,8 +18,9 @@ class Record:
     """One successful operation's result, as handed to every attached sink.
 
     ``org_id`` is the organization the request is about (``None`` for calls about no organization, such as
-    ``GetAvailableBillingTiers``); ``fetched_at`` is a timezone-aware UTC time. For ``GetInvoicePdf`` the result
-    is the whole document as one :class:`~viam_billing.GetInvoicePdfResponse`.
+    ``GetAvailableBillingTiers``); ``fetched_at`` is a timezone-aware UTC time. Invoice PDFs reach sinks only
+    through :meth:`~viam_billing.BillingClient.get_invoice_pdf_bytes`, as the whole document in one
+    :class:`~viam_billing.GetInvoicePdfResponse`; downloads to a file or a stream never hold the document whole.
     """
 
     operation: Operation[Any, Any]

@@ -122,12 +122,19 @@ class SyncBillingClient:
         return self._do(self._client.get_location_billing_organization, location_id, timeout=timeout)
 
     def get_invoice_pdf(
-        self, invoice_id: str, org_id: str, dest: PdfDestination, *, timeout: float | None = None
+        self,
+        invoice_id: str,
+        org_id: str,
+        dest: PdfDestination,
+        *,
+        timeout: float | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> int:
         """Blocking :meth:`~viam_billing.BillingClient.get_invoice_pdf`: download to
         a path (atomically) or a binary file object, and return the size. The chunks never sit in memory whole.
+        ``progress`` is called with each chunk's size, from the facade's event-loop thread.
         """
-        return self._do(self._client.get_invoice_pdf, invoice_id, org_id, dest, timeout=timeout)
+        return self._do(self._client.get_invoice_pdf, invoice_id, org_id, dest, timeout=timeout, progress=progress)
 
     def get_invoice_pdf_bytes(self, invoice_id: str, org_id: str, *, timeout: float | None = None) -> bytes:
         """Blocking :meth:`~viam_billing.BillingClient.get_invoice_pdf_bytes`."""

@@ -398,7 +398,7 @@ def _interaction_from_data(item: object, location: str) -> Interaction:
         responses=responses,
         outcome=outcome,
         error=error,
-        duration=float(duration),
+        duration=round(float(duration), 3),  # as save() writes it, so that load -> save -> load is stable
     )
 
 

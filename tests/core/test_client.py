@@ -272,6 +272,7 @@ async def test_a_failing_sink_keeps_the_record_from_the_others() -> None:
 class Observer:
     def __init__(self) -> None:
         self.events: list[Any] = []
+        self.durations: list[float] = []
 
     @vb.hookimpl
     def call_started(self, event: vb.CallStarted) -> None:
@@ -280,7 +281,7 @@ class Observer:
     @vb.hookimpl
     def call_finished(self, event: vb.CallFinished) -> None:
         self.events.append(("finished", event.operation.name, event.call_id, event.outcome, type(event.error)))
-        assert event.duration >= 0
+        self.durations.append(event.duration)
 
 
 async def test_observer_hooks_see_success_error_and_cancellation() -> None:
@@ -318,6 +319,9 @@ async def test_observer_hooks_see_success_error_and_cancellation() -> None:
     assert finished[1][4] is vb.UnavailableError
     started_ids = [e[2] for e in observer.events if e[0] == "started"]
     assert started_ids == [e[2] for e in finished]
+    assert len(observer.durations) == 3
+    assert all(duration >= 0 for duration in observer.durations)
+    assert observer.durations[2] >= 0.04  # the cancelled call lasted until its cancellation
 
 
 async def test_a_broken_observer_never_breaks_calls(caplog: pytest.LogCaptureFixture) -> None:
@@ -347,3 +351,69 @@ async def test_generic_call_uses_the_operation_table() -> None:
             vb.GetLocationBillingOrganizationRequest(location_id="l"),
         )
     assert result.billing_organization_id == "x"
+
+
+class ClosingTransport(vb.MockTransport):
+    closed = 0
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+class RefusingSink(ListSink):
+    async def open(self) -> None:
+        raise vb.ConfigurationError("cannot write there")
+
+
+async def test_a_sink_that_cannot_open_closes_what_was_opened() -> None:
+    """Entering fails with the sink's error, and the sinks opened before it and the transport are closed."""
+    first, refusing, never = ListSink("first"), RefusingSink("refusing"), ListSink("never")
+    transport = ClosingTransport(Recorder())
+    billing = vb.BillingClient(
+        transport, sinks=[first, refusing, never], registry=vb.PluginRegistry(load_entry_points=False)
+    )
+    with pytest.raises(vb.ConfigurationError, match="cannot write there"):
+        async with billing:
+            pytest.fail("the block must not run")
+    assert (first.opened, first.closed) == (1, 1)
+    assert (never.opened, never.closed) == (0, 0)
+    assert transport.closed == 1
+
+
+class SlowOpeningSink(ListSink):
+    async def open(self) -> None:
+        await anyio.sleep(0.01)
+        await super().open()
+
+
+async def test_concurrent_first_calls_open_each_sink_once() -> None:
+    """Without ``async with``, racing first calls still open every sink exactly once."""
+    sink = SlowOpeningSink("slow")
+    billing = client_for(Recorder(), sinks=[sink])
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(billing.get_available_billing_tiers)
+    await billing.aclose()
+    assert (sink.opened, sink.closed) == (1, 1)
+    assert len(sink.records) == 5
+
+
+async def test_sink_failure_after_a_charge_says_the_charge_went_through() -> None:
+    """A failed sink must not make a completed charge look failed: the error says not to send it again."""
+    result = vb.ChargeOrganizationResponse(invoice_id="inv-7")
+    async with client_for(Recorder({"ChargeOrganization": result}), sinks=[ListSink("b", fail=True)]) as billing:
+        with pytest.raises(vb.SinkError) as info:
+            await billing.charge_organization("org-3", 10.0, 0.0)
+    assert "succeeded" in str(info.value)
+    assert "do not send it again" in str(info.value)
+    assert info.value.result == result
+
+
+def test_open_enums_parse_their_unknown_names() -> None:
+    """from_name reads declared names and the UNKNOWN_<n> names of unknown numbers, and nothing else."""
+    assert vb.UsageCostType.from_name("USAGE_COST_TYPE_PER_MACHINE") is vb.UsageCostType.USAGE_COST_TYPE_PER_MACHINE
+    assert vb.UsageCostType.from_name("UNKNOWN_99") == 99
+    assert vb.UsageCostType.from_name(vb.UsageCostType(-5).name) == -5
+    for bad in ("UNKNOWN_", "UNKNOWN_x", "XUNKNOWN_3", "per machine"):
+        with pytest.raises(ValueError, match="is not a UsageCostType name"):
+            vb.UsageCostType.from_name(bad)

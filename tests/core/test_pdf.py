@@ -213,3 +213,37 @@ async def test_long_download_hands_written_ranges_to_the_disk_as_it_goes(tmp_pat
     assert dest.read_bytes() == chunk * count
     step = _files.WRITEBACK_BYTES
     assert advised == [(0, step, step), (step, step, 2 * step)]
+
+
+async def test_progress_reports_each_chunk(tmp_path: Path) -> None:
+    """The progress callback sees every chunk's size, to a path and to a file object."""
+    for dest in (tmp_path / "invoice.pdf", io.BytesIO()):
+        seen: list[int] = []
+        async with client_for(PdfServer()) as billing:
+            size = await billing.get_invoice_pdf("inv-1", "org-1", dest, progress=seen.append)
+        assert seen == [len(chunk) for chunk in CHUNKS]
+        assert sum(seen) == size
+
+
+async def test_the_whole_pdf_reaches_sinks_from_the_bytes_download() -> None:
+    """get_invoice_pdf_bytes hands the document to sinks as one record; downloads to files do not."""
+
+    class Keep(vb.Sink):
+        name = "keep"
+
+        def __init__(self) -> None:
+            self.records: list[vb.Record] = []
+
+        async def write(self, record: vb.Record) -> None:
+            self.records.append(record)
+
+    sink = Keep()
+    registry = vb.PluginRegistry(load_entry_points=False)
+    async with vb.BillingClient(vb.MockTransport(PdfServer()), sinks=[sink], registry=registry) as billing:
+        await billing.get_invoice_pdf_bytes("inv-1", "org-1")
+        await billing.get_invoice_pdf("inv-1", "org-1", io.BytesIO())
+    (record,) = sink.records
+    assert record.operation.name == "GetInvoicePdf"
+    assert record.org_id == "org-1"
+    assert record.request == vb.GetInvoicePdfRequest(id="inv-1", org_id="org-1")
+    assert record.result == vb.GetInvoicePdfResponse(chunk=b"".join(CHUNKS))
