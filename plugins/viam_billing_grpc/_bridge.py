@@ -25,7 +25,7 @@ T = TypeVar("T")
 class _Call(Generic[T]):
     """One coroutine run on the loop thread for one trio task."""
 
-    __slots__ = ("args", "done", "error", "fn", "result", "task", "token")
+    __slots__ = ("args", "done", "error", "fn", "produced", "result", "task", "token")
 
     def __init__(self, fn: Callable[..., Coroutine[Any, Any, T]], args: tuple[Any, ...]) -> None:
         self.fn = fn
@@ -34,6 +34,8 @@ class _Call(Generic[T]):
         self.done = trio.Event()
         self.task: asyncio.Task[T] | None = None
         self.result: T | None = None
+        self.produced = False
+        """Whether the coroutine returned (``result`` is what it returned)."""
         self.error: BaseException | None = None
 
     # On the loop thread:
@@ -52,6 +54,7 @@ class _Call(Generic[T]):
             error = task.exception()
             if error is None:
                 self.result = task.result()
+                self.produced = True
             else:
                 self.error = error
         # If the trio run that waited for this is gone, there is nobody to tell.
@@ -103,11 +106,19 @@ class LoopThread:
             for notify in waiters:
                 notify()
 
-    async def run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    async def run(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        *args: Any,
+        on_orphan: Callable[[T], Coroutine[Any, Any, object]] | None = None,
+    ) -> T:
         """Run ``fn(*args)`` on the loop and return its result, from a trio task.
 
-        Cancelling the trio task cancels the coroutine and waits for it to unwind. Raises what the coroutine
-        raised, or :class:`~viam_billing.BillingError` when the loop was closed.
+        Cancelling the trio task cancels the coroutine and waits for it to unwind. The coroutine may still
+        finish with a result (it completed as the cancellation arrived): nobody will receive it, so when that
+        result holds something to release (an open stream), pass ``on_orphan``, a coroutine function run on
+        the loop with the result before the cancellation goes on. Raises what the coroutine raised, or
+        :class:`~viam_billing.BillingError` when the loop was closed.
         """
         call = _Call(fn, args)
         try:
@@ -120,12 +131,20 @@ class LoopThread:
             self.loop.call_soon_threadsafe(call.cancel)
             with trio.CancelScope(shield=True):
                 await call.done.wait()
+                if on_orphan is not None and call.produced:
+                    await self._release(on_orphan, call.result)  # type: ignore[arg-type]
             raise
         if call.error is not None:
             raise call.error
         if call.task is not None and call.task.cancelled():
             raise BillingError("the call was cancelled because its transport is closing")
         return call.result  # type: ignore[return-value]
+
+    async def _release(self, on_orphan: Callable[[T], Coroutine[Any, Any, object]], result: T) -> None:
+        # The caller's own cancellation is what propagates. A loop that has closed meanwhile (BillingError) has
+        # cancelled everything it ran, the orphan's reading included: nothing is left to release.
+        with contextlib.suppress(BillingError):
+            await self.run(on_orphan, result)
 
     async def aclose(self) -> None:
         """Stop the loop, let it cancel what is left, and join the thread. Calling it twice is harmless."""

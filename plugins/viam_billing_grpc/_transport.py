@@ -267,7 +267,11 @@ class GrpcTransport(AsyncTransport):
             finally:
                 await call.aclose()
         else:
-            pump = await bridge.run(engine.open_pump, plan, message, timeout, self._stream_buffer)
+            # A pump opened as this caller is cancelled is closed on the loop: otherwise its stream would stay
+            # open, reading, until the connection closes.
+            pump = await bridge.run(
+                engine.open_pump, plan, message, timeout, self._stream_buffer, on_orphan=Pump.aclose
+            )
             try:
                 yield _BridgedMessages(bridge, pump, plan.response_model)
             finally:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
+import trio
 import viam_billing as vb
 from viam_billing_grpc.emulator import ACME_ORG_ID, Emulator, invoice_pdf
 
@@ -28,6 +31,40 @@ async def test_leaving_a_stream_early_cancels_it_on_the_wire(
             break
     await eventually(lambda: emulator.cancelled["GetInvoicePdf"] == 1)
     assert emulator.sent["GetInvoicePdf"] < total
+
+
+async def test_a_stream_opened_as_its_caller_is_cancelled_is_cancelled_on_the_wire(
+    billing: vb.BillingClient, emulator: Emulator, eventually, transport_of, anyio_backend: str
+) -> None:
+    """A stream that opens just as its caller is cancelled is reset on the wire, not left reading until close."""
+    invoice_id = _big_invoice(emulator, 4 * _MiB)
+    await billing.get_available_billing_tiers()  # the transport's engine exists from here on
+    engine = transport_of(billing)._engine
+    open_stream = engine.open_stream
+    with anyio.CancelScope() as scope:
+        if anyio_backend == "trio":
+            token = trio.lowlevel.current_trio_token()
+
+            def cancel() -> None:
+                # From the gRPC thread: queued to trio before the bridge hears that the call has finished.
+                token.run_sync_soon(scope.cancel)
+
+        else:
+            cancel = scope.cancel
+
+        async def open_then_cancel_the_caller(*args: Any) -> Any:
+            call = await open_stream(*args)
+            cancel()
+            return call
+
+        engine.open_stream = open_then_cancel_the_caller
+        async with billing.stream_invoice_pdf(invoice_id, ACME_ORG_ID) as chunks:
+            async for _chunk in chunks:
+                pass
+    assert scope.cancelled_caught
+    # Checked with the client still open: closing it would cut the stream along with the connection.
+    await eventually(lambda: emulator.cancelled["GetInvoicePdf"] == 1, within=5)
+    assert emulator.received["GetInvoicePdf"] == 1
 
 
 async def test_an_exception_in_the_consumer_cancels_the_stream(
