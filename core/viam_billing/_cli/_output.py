@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import _models as m
-from .._operations import Operation
+from .._operations import Operation, org_id_of
 from .._serde import to_data
 from .._sinks import Record
 from ._app import Settings
@@ -39,7 +39,7 @@ def print_result(
     # The sinks plugin renders and flattens; it ships with viam-billing, so the command line may lean on it.
     import viam_billing_sinks as sinks
 
-    org_id = getattr(request, "org_id", None) or getattr(request, "org_id_to_charge", None)
+    org_id = org_id_of(request)
     if fmt == "json":
         click.echo(json.dumps(to_data(result), indent=2, ensure_ascii=False))
         return
