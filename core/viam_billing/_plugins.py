@@ -85,7 +85,7 @@ class PluginRegistry:
     def __init__(self, *, load_entry_points: bool = True) -> None:
         self.manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.manager.add_hookspecs(hookspecs)
-        self._infos: dict[str, PluginInfo] = {}
+        self._infos: list[PluginInfo] = []
         self.transports: dict[str, hookspecs.TransportFactory] = {}
         self.sinks: dict[str, hookspecs.SinkFactory] = {}
         if load_entry_points:
@@ -96,12 +96,16 @@ class PluginRegistry:
     def _load_entry_points(self) -> None:
         blocked = {name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",") if name.strip()}
         builtins_only = bool(os.environ.get(DISABLE_AUTOLOAD_ENV))
-        seen: set[str] = set()
+        seen: dict[str, str | None] = {}  # entry-point name -> the distribution that provided it
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in seen:  # the same distribution visible twice on sys.path
-                continue
-            seen.add(ep.name)
             distribution, version = _distribution_name(ep)
+            if ep.name in seen:
+                if seen[ep.name] != distribution:
+                    other = PluginInfo(name=ep.name, distribution=distribution, version=version, module=ep.value)
+                    self._failed(other, f"the name is already taken by the distribution {seen[ep.name]!r}")
+                # else: the same distribution visible twice on sys.path (an editable and a regular install)
+                continue
+            seen[ep.name] = distribution
             if ep.name in blocked:
                 logger.debug("plugin %r blocked by %s", ep.name, BLOCK_ENV)
                 continue
@@ -127,30 +131,34 @@ class PluginRegistry:
 
     def _failed(self, info: PluginInfo, reason: str) -> PluginInfo:
         info = attrs.evolve(info, error=reason)
-        self._infos[info.name] = info
+        self._infos.append(info)
         warnings.warn(f"viam-billing plugin {info.name!r} was not loaded: {reason}", PluginLoadWarning, stacklevel=4)
         return info
 
     def _add(self, plugin: object, info: PluginInfo) -> PluginInfo:
-        if info.name in self._infos and self._infos[info.name].error is None:
+        if any(loaded.name == info.name and loaded.error is None for loaded in self._infos):
             return self._failed(info, "a plugin of that name is already registered")
         try:
             self.manager.register(plugin, name=info.name)
         except Exception as exc:  # pluggy's PluginValidationError, or a ValueError for a duplicate object
             return self._failed(info, f"{type(exc).__name__}: {exc}")
+        # Both hooks run before anything is kept: a plugin whose second hook fails leaves nothing registered.
         transports = self._collect(info.name, plugin, "register_transports", self.transports)
         sinks = self._collect(info.name, plugin, "register_sinks", self.sinks)
         if isinstance(transports, str) or isinstance(sinks, str):
             self.manager.unregister(plugin)
-            reason = transports if isinstance(transports, str) else sinks
-            assert isinstance(reason, str)
-            return self._failed(info, reason)
-        info = attrs.evolve(info, transports=transports, sinks=sinks)
-        self._infos[info.name] = info
+            return self._failed(info, transports if isinstance(transports, str) else str(sinks))
+        self.transports.update(transports)
+        self.sinks.update(sinks)
+        info = attrs.evolve(info, transports=tuple(transports), sinks=tuple(sinks))
+        self._infos.append(info)
         return info
 
-    def _collect(self, plugin_name: str, plugin: object, hook: str, into: dict[str, Any]) -> tuple[str, ...] | str:
-        """Call one plugin's registration hook by itself, so that what it registers is attributed to it."""
+    def _collect(self, plugin_name: str, plugin: object, hook: str, into: dict[str, Any]) -> dict[str, Any] | str:
+        """Call one plugin's registration hook by itself, so that what it registers is attributed to it.
+
+        Returns what it registered (names not already in ``into``), or why the hook failed.
+        """
         impls = [impl for impl in getattr(self.manager.hook, hook).get_hookimpls() if impl.plugin is plugin]
         added: dict[str, Any] = {}
 
@@ -174,14 +182,13 @@ class PluginRegistry:
                 impl.function(register=register)
             except Exception as exc:
                 return f"{hook} failed: {type(exc).__name__}: {exc}"
-        into.update(added)
-        return tuple(added)
+        return added
 
     # -- use -------------------------------------------------------------------------------------------------
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin seen, loaded or failed, in load order."""
-        return list(self._infos.values())
+        return list(self._infos)
 
     def create_transport(self, name: str, **options: Any) -> AsyncTransport:
         """Build the transport registered as ``name`` with ``options``; the error lists the registered names."""

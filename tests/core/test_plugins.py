@@ -193,3 +193,61 @@ async def test_connect_builds_the_named_transport_with_the_options() -> None:
         "flavour": "x",
     }
     assert [r.operation.name for r in sink.records] == ["GetAvailableBillingTiers"]  # type: ignore[attr-defined]
+
+
+def test_a_second_plugin_of_the_same_name_is_listed_apart() -> None:
+    """The loaded plugin keeps its entry and its registrations; the newcomer is listed as failed beside it."""
+    registry = vb.PluginRegistry(load_entry_points=False)
+    registry.register(_Provider(), "provider")
+
+    class Other:
+        @vb.hookimpl
+        def register_transports(self, register: Any) -> None:
+            register("other", lambda **options: None)
+
+    with pytest.warns(vb.PluginLoadWarning, match="already registered"):
+        registry.register(Other(), "provider")
+    entries = [(info.name, info.transports, info.error) for info in registry.plugins()]
+    assert entries[0] == ("provider", ("fake",), None)
+    assert entries[1][0] == "provider"
+    assert "already registered" in (entries[1][2] or "")
+    assert "other" not in registry.transports
+    assert "fake" in registry.transports
+
+
+def test_a_failing_second_hook_leaves_nothing_registered() -> None:
+    """A plugin whose register_sinks fails keeps none of the transports its register_transports gave."""
+
+    class Half:
+        @vb.hookimpl
+        def register_transports(self, register: Any) -> None:
+            register("half-transport", lambda **options: None)
+
+        @vb.hookimpl
+        def register_sinks(self, register: Any) -> None:
+            raise RuntimeError("no config")
+
+    registry = vb.PluginRegistry(load_entry_points=False)
+    with pytest.warns(vb.PluginLoadWarning, match="no config"):
+        info = registry.register(Half(), "half")
+    assert info.error is not None
+    assert "half-transport" not in registry.transports
+    with pytest.raises(vb.UnknownTransportError):
+        registry.create_transport("half-transport")
+
+
+def test_an_entry_point_name_taken_by_another_distribution_is_reported(
+    third_party: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two distributions offering the same plugin name: the first loads, the second is listed and warned about."""
+    dist = third_party / "rival_plugins-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rival-plugins\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[viam_billing]\ngood = good_plugin\n")
+    monkeypatch.setenv(vb.BLOCK_ENV, f"{BUILTINS},broken,invalid,failing")
+    with pytest.warns(vb.PluginLoadWarning, match="already taken by the distribution"):
+        registry = vb.PluginRegistry()
+    goods = [info for info in registry.plugins() if info.name == "good"]
+    assert len(goods) == 2
+    assert sum(info.error is None for info in goods) == 1
+    assert {info.distribution for info in goods} == {"pigeon-plugins", "rival-plugins"}
