@@ -48,6 +48,7 @@ import attrs
 import viam_billing
 from viam_billing import BillingError, DecodeError, Model, Operation, StatusCode, StatusError, from_data
 from viam_billing._files import atomic_write
+from viam_billing._serde import decode_time, encode_time
 
 from ._errors import CassetteError, CassetteFormatError, CassetteSecretError
 
@@ -454,17 +455,15 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return decode_time(value)
+    except DecodeError:
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # recorded_at is written to the whole second, as cassettes always have been.
+    return encode_time(value.replace(microsecond=0))
 
 
 def _kind(value: object) -> str:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from viam_billing import OPERATIONS, ConfigurationError, DecodeError, Record, Sink, from_data, to_data
-
-from ._rows import iso_time
+from viam_billing._serde import decode_time, encode_time
 
 __all__ = ["JsonlSink", "read_records"]
 
@@ -21,7 +19,7 @@ def record_to_data(record: Record) -> dict[str, Any]:
     return {
         "operation": record.operation.name,
         "org_id": record.org_id,
-        "fetched_at": iso_time(record.fetched_at),
+        "fetched_at": encode_time(record.fetched_at),
         "request": to_data(record.request),
         "result": to_data(record.result),
     }
@@ -99,9 +97,10 @@ def read_records(path: str | Path) -> Iterator[Record]:
             try:
                 data = json.loads(line)
                 operation = OPERATIONS[data["operation"]]
-                fetched_at = datetime.fromisoformat(data["fetched_at"].replace("Z", "+00:00"))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                stored_time = data["fetched_at"]
+            except (ValueError, KeyError, TypeError) as exc:
                 raise DecodeError(f"not a record ({type(exc).__name__}: {exc})", path=where) from None
+            fetched_at = decode_time(stored_time, f"{where}.fetched_at")
             yield Record(
                 operation=operation,
                 request=from_data(operation.request_type, data.get("request"), path=f"{where}.request"),

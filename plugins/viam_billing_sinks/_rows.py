@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 import viam_billing as vb
 from viam_billing import Record, to_data
+from viam_billing._serde import encode_time
 
-__all__ = ["Table", "cost_type_label", "iso_time", "source_label", "tables_for"]
+__all__ = ["Table", "cost_type_label", "source_label", "tables_for"]
 
 
 @attrs.frozen(kw_only=True)
@@ -73,11 +73,6 @@ KNOWN_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def iso_time(value: datetime) -> str:
-    """A time as ISO 8601 UTC text ending in ``Z``, the form :func:`viam_billing.to_data` gives times."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -91,7 +86,7 @@ def tables_for(record: Record) -> list[Table]:
     in a table named after it (``get_available_billing_tiers``) holding the request and result as JSON.
     """
     org = record.org_id
-    fetched = iso_time(record.fetched_at)
+    fetched = encode_time(record.fetched_at)
     name = record.operation.name
     # Values are taken from to_data, so times, enums and bytes are written exactly as cassettes write them.
     data = to_data(record.result)

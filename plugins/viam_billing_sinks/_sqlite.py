@@ -31,8 +31,9 @@ import anyio.to_thread
 import attrs
 import viam_billing as vb
 from viam_billing import ConfigurationError, Record, Sink
+from viam_billing._serde import encode_time
 
-from ._rows import iso_time, tables_for
+from ._rows import tables_for
 
 __all__ = ["SCHEMA_VERSION", "History", "MonthlyCost", "MonthlyInvoices", "SqliteSink", "migrate"]
 
@@ -360,7 +361,7 @@ def _store_invoices(conn: sqlite3.Connection, record: Record) -> None:
     )
     conn.execute(
         "INSERT OR REPLACE INTO balances (org_id, fetched_at, outstanding_balance) VALUES (?, ?, ?)",
-        (record.org_id, iso_time(record.fetched_at), result.outstanding_balance),
+        (record.org_id, encode_time(record.fetched_at), result.outstanding_balance),
     )
 
 
@@ -372,7 +373,7 @@ def _store_billing_information(conn: sqlite3.Connection, record: Record) -> None
     conn.execute(
         "INSERT OR REPLACE INTO billing_information "
         "(org_id, fetched_at, type, billing_email, billing_tier, payment_method) VALUES (?, ?, ?, ?, ?, ?)",
-        (record.org_id, iso_time(record.fetched_at), data["type"], result.billing_email, result.billing_tier,
+        (record.org_id, encode_time(record.fetched_at), data["type"], result.billing_email, result.billing_tier,
          json.dumps(method) if method else None),
     )  # fmt: skip
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,16 @@ def test_a_cassette_round_trips() -> None:
     assert loaded.interactions == sample_interactions()
     assert loaded.library_version == vb.__version__
     assert loaded.dumps().split('"interactions"')[1] == SAMPLE.split('"interactions"')[1]
+
+
+def test_recorded_at_is_written_in_utc_to_the_whole_second() -> None:
+    """Sub-second digits and offsets are dropped on saving; what is read back is that UTC time."""
+    when = datetime(2026, 11, 1, 13, 30, 5, 987654, tzinfo=timezone(timedelta(hours=1)))
+    text = replay.Cassette(path="when.json", interactions=[], recorded_at=when).dumps()
+    assert json.loads(text)["recorded_at"] == "2026-11-01T12:30:05Z"
+    assert load_text(text).recorded_at == datetime(2026, 11, 1, 12, 30, 5, tzinfo=timezone.utc)
+    with pytest.raises(replay.CassetteFormatError, match="recorded_at"):
+        load_text(text.replace("12:30:05Z", "12:30:05"))
 
 
 def test_recorded_errors_rebuild_the_exact_class() -> None:

@@ -66,6 +66,14 @@ def test_jsonl_unreadable_line_is_named(tmp_path):
         next(records)
 
 
+def test_jsonl_time_without_timezone_is_named(tmp_path):
+    path = tmp_path / "naive.jsonl"
+    line = {"operation": "GetCurrentMonthUsage", "fetched_at": "2026-11-01T00:00:00", "request": {}, "result": {}}
+    path.write_text(f"{json.dumps(line)}\n")
+    with pytest.raises(vb.DecodeError, match=r"line 1\.fetched_at: time without a timezone"):
+        next(sinks.read_records(path))
+
+
 # --- csv ----------------------------------------------------------------------------------------------------------
 
 
