@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import ssl
+from types import TracebackType
 from typing import Any
 
 import h2.exceptions
+from google.protobuf.message import DecodeError as ProtobufDecodeError
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 from viam_billing import (
     BillingError,
@@ -26,9 +28,10 @@ AUTH_OPERATION = "Authenticate"
 def map_error(exc: Exception, *, operation: str, target: str, timeout: float | None) -> Exception:
     """Return the viam_billing error for ``exc``, raised by a call of ``operation`` to ``target``.
 
-    Callers ``raise map_error(...) from exc``. An exception of none of the transport's kinds (a bug, a codec
-    error) is returned unchanged so that it stays visible. Only ``Exception`` is ever passed in: cancellation
-    never reaches this function.
+    Callers ``raise map_error(...) from exc``. A reply that breaks the protocol (bytes that are no reply message,
+    a compressed or cut message) is a :class:`~viam_billing.TransportError`. An exception of none of the
+    transport's kinds (a bug) is returned unchanged so that it stays visible. Only ``Exception`` is ever passed
+    in: cancellation never reaches this function.
     """
     if isinstance(exc, BillingError):
         return exc
@@ -45,6 +48,26 @@ def map_error(exc: Exception, *, operation: str, target: str, timeout: float | N
         )
     if isinstance(exc, (ProtocolError, h2.exceptions.H2Error)):
         return TransportError(f"HTTP/2 protocol error talking to {target}: {exc}", operation=operation)
+    if isinstance(exc, ProtobufDecodeError):
+        return TransportError(
+            f"the reply of {target} to {operation} is not a valid {operation} reply message ({exc}); check that "
+            "the address is the Viam billing service's",
+            operation=operation,
+        )
+    # grpclib refuses compressed messages with NotImplementedError and checks message lengths with assert: raised
+    # from grpclib's own code, both say that the reply broke the protocol. The same exceptions raised anywhere
+    # else are bugs, and stay as they are.
+    if isinstance(exc, NotImplementedError) and _raised_by_grpclib(exc):
+        return TransportError(
+            f"the reply of {target} to {operation} is compressed, which this client does not support ({exc}); "
+            "the server must send uncompressed messages",
+            operation=operation,
+        )
+    if isinstance(exc, AssertionError) and _raised_by_grpclib(exc):
+        return TransportError(
+            f"the reply of {target} to {operation} was cut short or malformed ({exc or 'a gRPC framing check failed'})",
+            operation=operation,
+        )
     # TimeoutError is an OSError subclass: test it first. grpclib raises it when the call's deadline expires.
     if isinstance(exc, TimeoutError):
         return DeadlineExceededError(
@@ -71,6 +94,17 @@ def map_error(exc: Exception, *, operation: str, target: str, timeout: float | N
 def is_connection_loss(exc: Exception) -> bool:
     """Whether ``exc`` says the connection failed or broke, as opposed to an answer from the service."""
     return isinstance(exc, (StreamTerminatedError, ConnectionError))
+
+
+def _raised_by_grpclib(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by grpclib's code (the innermost frame of its traceback is grpclib's)."""
+    tb: TracebackType | None = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and (module == "grpclib" or module.startswith("grpclib."))
 
 
 def _unauthenticated_hint(message: str, operation: str) -> str:

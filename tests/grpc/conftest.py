@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import anyio
+import anyio.abc
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 import viam_billing as vb
 from viam_billing_grpc import GrpcTransport, RetryPolicy
@@ -101,3 +106,48 @@ def sockets_to() -> Callable[[int], int]:
     if not os.path.exists("/proc/self/net/tcp"):
         pytest.skip("needs Linux /proc to list sockets")
     return _sockets_to
+
+
+async def _answer_raw(client: anyio.abc.ByteStream, bodies: Sequence[bytes]) -> None:
+    """Speak just enough HTTP/2 to answer every gRPC request with ``bodies`` as its DATA, then status OK."""
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+    connection.initiate_connection()
+    await client.send(connection.data_to_send())
+    with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        while True:
+            for event in connection.receive_data(await client.receive()):
+                if isinstance(event, h2.events.DataReceived):
+                    connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    sid = event.stream_id
+                    connection.send_headers(sid, [(":status", "200"), ("content-type", "application/grpc")])
+                    for body in bodies:
+                        connection.send_data(sid, body)
+                    connection.send_headers(sid, [("grpc-status", "0")], end_stream=True)
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    return
+            await client.send(connection.data_to_send())
+
+
+@pytest.fixture
+def raw_server(anyio_backend: str) -> Callable[[Sequence[bytes]], Any]:
+    """``async with raw_server([body, ...]) as address``: an HTTP/2 server on loopback answering every request
+    with those bytes as the reply's DATA frames (a gRPC message is a flag byte, a 4-byte length and the message),
+    whatever they hold: for replies no real billing service would send."""
+
+    @contextlib.asynccontextmanager
+    async def serve(bodies: Sequence[bytes]) -> AsyncIterator[str]:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        async with listener, anyio.create_task_group() as tg:
+
+            async def handle(client: anyio.abc.ByteStream) -> None:
+                async with client:
+                    await _answer_raw(client, bodies)
+
+            tg.start_soon(listener.serve, handle)
+            try:
+                yield f"127.0.0.1:{listener.extra(anyio.abc.SocketAttribute.local_port)}"
+            finally:
+                tg.cancel_scope.cancel()
+
+    return serve
