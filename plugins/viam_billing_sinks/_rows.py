@@ -136,15 +136,7 @@ def _json(data: Any) -> str:
 
 
 def _enum_from(cls: type[vb.OpenIntEnum], value: int | str) -> vb.OpenIntEnum:
-    if isinstance(value, str):
-        member = cls.__members__.get(value)
-        if member is not None:
-            return member
-        unknown = re.fullmatch(r"UNKNOWN_(-?\d+)", value)
-        if unknown is None:
-            raise ValueError(f"{value!r} is not a {cls.__name__} name")
-        value = int(unknown.group(1))
-    return cls(value)
+    return cls.from_name(value) if isinstance(value, str) else cls(value)
 
 
 def cost_type_label(value: int | str) -> str:

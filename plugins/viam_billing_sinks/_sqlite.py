@@ -20,7 +20,6 @@ Times are ISO 8601 UTC strings (``2026-11-26T09:55:39.123456Z``), which sort as 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -107,11 +106,12 @@ def _enum_numbers(conn: sqlite3.Connection, column: str, cls: type[vb.OpenIntEnu
     """Map every name stored in ``usage_lines.column`` to its wire number; ValueError names one that has none."""
     numbers = {}
     for (name,) in conn.execute(f"SELECT DISTINCT {column} FROM usage_lines"):
-        member = cls.__members__.get(name)
-        unknown = re.fullmatch(r"UNKNOWN_(-?\d+)", name)
-        if member is None and unknown is None:
-            raise ValueError(f"usage_lines.{column} holds {name!r}, neither a {cls.__name__} name nor UNKNOWN_<n>")
-        numbers[name] = int(member) if member is not None else int(unknown.group(1))  # type: ignore[union-attr]
+        try:
+            numbers[name] = int(cls.from_name(name))
+        except ValueError:
+            raise ValueError(
+                f"usage_lines.{column} holds {name!r}, neither a {cls.__name__} name nor UNKNOWN_<n>"
+            ) from None
     return numbers
 
 

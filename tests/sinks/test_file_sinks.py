@@ -242,3 +242,11 @@ def test_console_spec_accepts_only_the_standard_streams():
     assert sinks.ConsoleSink.from_spec("stderr").name == "console:stderr"
     with pytest.raises(vb.ConfigurationError, match="'stdout' or 'stderr'"):
         vb.create_sink("console:printer")
+
+
+def test_labels_read_enum_names_numbers_and_unknown_names():
+    assert sinks.cost_type_label("USAGE_COST_TYPE_REMOTE_CONTROL") == "remote control"
+    assert sinks.cost_type_label("UNKNOWN_31") == sinks.cost_type_label(31) == "cost type 31"
+    assert sinks.source_label("SOURCE_TYPE_FRAGMENT") == "fragment"
+    with pytest.raises(ValueError, match="'COST_TYPE_BOGUS' is not a UsageCostType name"):
+        sinks.cost_type_label("COST_TYPE_BOGUS")
