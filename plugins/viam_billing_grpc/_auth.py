@@ -118,7 +118,7 @@ class Authenticator:
     def __init__(self, credentials: Credentials, handshake: Callable[[str, str], Awaitable[str]]) -> None:
         self._credentials = credentials
         self._handshake = handshake
-        self._token = ""
+        self._tokens: list[str] = []
         self.can_refresh = credentials.kind == "api-key"
         self.metadata: Metadata | None = None if self.can_refresh else credentials._metadata
         """The metadata to send now, or ``None`` while a handshake is due."""
@@ -128,7 +128,9 @@ class Authenticator:
         _redact.watch(self)
 
     def secrets(self) -> Iterable[str]:
-        yield self._token
+        """Every access token the handshakes obtained, the expired ones too (they may still be in logs)."""
+        # A copy: the transport's secrets() reads from other threads while handshakes append on the loop.
+        yield from tuple(self._tokens)
 
     async def ensure(self, deadline: float | None) -> Metadata:
         """Return the metadata to send, authenticating first if needed, within ``deadline`` (monotonic).
@@ -150,7 +152,7 @@ class Authenticator:
         try:
             logger.debug("authenticating with an API key")
             token = await self._handshake(self._credentials._api_key_id, self._credentials._api_key)
-            self._token = token
+            self._tokens.append(token)
             metadata: Metadata = (("authorization", f"Bearer {token}"),)
             self.metadata = metadata
             return metadata

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import math
 import ssl
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +19,7 @@ from viam_billing import AsyncTransport, BillingError, ConfigurationError, Model
 from viam_billing_protos.codec import from_message, to_message
 
 from ._address import Address, parse_address
-from ._auth import Credentials, resolve_credentials
+from ._auth import Authenticator, Credentials, resolve_credentials
 from ._engine import Engine, Plan, Pump, StreamCall
 from ._retry import RetryPolicy
 
@@ -179,12 +180,27 @@ class GrpcTransport(AsyncTransport):
         self._engine_options = engine_options
         self._plans: dict[str, Plan] = {}
         self._engine: Engine | None = None
+        self._auth: Authenticator | None = None
         self._bridge: LoopThread | None = None
         self._closed = False
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<GrpcTransport {self._target} auth={self._credentials.kind}{state}>"
+
+    def secrets(self) -> Iterator[str]:
+        """Yield every secret this transport holds: the API key and its id, or the access token given (and its
+        ``authorization`` value), and each access token its handshakes obtained, also after :meth:`aclose`.
+
+        For scans that keep secrets out of what is written, such as the replay transport's before it saves a
+        cassette. The values never appear in the ``repr`` nor in log output.
+        """
+        seen: set[str] = set()
+        auth = self._auth
+        for secret in itertools.chain(self._credentials.secrets(), auth.secrets() if auth is not None else ()):
+            if secret and secret not in seen:
+                seen.add(secret)
+                yield secret
 
     @property
     def address(self) -> Address | None:
@@ -229,6 +245,7 @@ class GrpcTransport(AsyncTransport):
                 auth_timeout=self._auth_timeout,
                 **self._engine_options,
             )
+            self._auth = engine.auth
             return engine, self._bridge
         if (self._bridge is None and loop is not engine.loop) or (self._bridge is not None and loop is not None):
             raise BillingError(

@@ -145,6 +145,34 @@ async def test_debug_logs_hold_no_key_nor_token(make_client, emulator: Emulator,
         assert secret not in text
 
 
+async def test_secrets_hold_the_key_its_id_and_every_session_token(
+    make_client, emulator: Emulator, transport_of
+) -> None:
+    """secrets() (what the replay transport scans a cassette for) yields the key, the key id and each token the
+    handshakes obtained, the renewed one too, and still does once closed; the repr shows none of them."""
+    async with make_client() as billing:
+        transport = transport_of(billing)
+        assert set(transport.secrets()) == {emulator.api_key, emulator.api_key_id}
+        await billing.get_available_billing_tiers()
+        first = emulator.issued_tokens
+        emulator.expire_tokens()
+        await billing.get_available_billing_tiers()
+        renewed = emulator.issued_tokens
+    assert len(first) == len(renewed) == 1
+    assert first != renewed
+    assert set(transport.secrets()) == {emulator.api_key, emulator.api_key_id, *first, *renewed}
+    for secret in transport.secrets():
+        assert secret not in repr(transport)
+
+
+def test_secrets_hold_an_access_token_given() -> None:
+    """A token passed as access_token= is among the secrets, and only secrets that are not empty are yielded."""
+    transport = GrpcTransport("127.0.0.1:1", access_token="tok-4b9d1e", insecure=True)
+    secrets = list(transport.secrets())
+    assert "tok-4b9d1e" in secrets
+    assert all(secrets)
+
+
 async def test_repr_shows_the_address_and_no_secret(make_client, emulator: Emulator, transport_of) -> None:
     """The client's and the transport's repr name the address, never the key, key id or token."""
     async with make_client() as billing:
