@@ -57,6 +57,44 @@ def test_a_failed_pdf_download_leaves_nothing(run, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_pdf_appears_under_its_name_only_once_complete(run, tmp_path):
+    target = tmp_path / "x.pdf"
+    target.write_bytes(b"old")
+    midway = []
+
+    def watched(operation, request):
+        async def chunks():
+            yield vb.GetInvoicePdfResponse(chunk=b"%PDF-1.4 ")
+            midway.append((target.read_bytes(), len(list(tmp_path.iterdir()))))
+            yield vb.GetInvoicePdfResponse(chunk=b"body %%EOF")
+
+        return chunks()
+
+    result = run("invoice-pdf", "org-1", "inv-1", "-o", str(target), handler=watched)
+    assert result.code == 0
+    # Mid-download the old file is still whole, the new one growing beside it.
+    assert midway == [(b"old", 2)]
+    assert target.read_bytes() == b"%PDF-1.4 body %%EOF"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
+
+
+def test_a_dropped_pdf_download_keeps_the_previous_file(run, tmp_path):
+    target = tmp_path / "x.pdf"
+    target.write_bytes(b"old")
+
+    def dropped(operation, request):
+        async def chunks():
+            yield vb.GetInvoicePdfResponse(chunk=b"%PDF-")
+            raise vb.UnavailableError("reset", operation=operation.name)
+
+        return chunks()
+
+    result = run("invoice-pdf", "org-1", "inv-1", "-o", str(target), handler=dropped)
+    assert result.code == 4
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
+
+
 def test_charge_needs_confirmation_and_yes_skips_it(run, calls):
     refused = run("charge", "org-1", "--subtotal", "10", "--tax", "0.8")
     assert refused.code == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
@@ -15,7 +15,6 @@ from rich.text import Text
 from .. import _models as m
 from .. import _operations as ops
 from .._client import BillingClient
-from .._files import atomic_file
 from .._operations import Operation
 from .._plugins import list_plugins
 from ._app import EXIT_USAGE, Settings, cli, fail, pass_settings
@@ -119,20 +118,16 @@ def invoice_pdf(settings: Settings, org_id: str, invoice_id: str, output: Path |
         transient=True,
     )
 
-    async def download(file: BinaryIO) -> int:
-        size = 0
+    async def download() -> int:
         with progress:
             task = progress.add_task(f"{invoice_id}.pdf", total=None)
-            async with settings.connect() as client, client.stream_invoice_pdf(invoice_id, org_id) as chunks:
-                async for chunk in chunks:
-                    file.write(chunk)
-                    size += len(chunk)
-                    progress.advance(task, len(chunk))
-        return size
+            async with settings.connect() as client:
+                # A path is written atomically by the client: the file appears only once complete.
+                return await client.get_invoice_pdf(
+                    invoice_id, org_id, path, progress=lambda size: progress.advance(task, size)
+                )
 
-    # The file appears under its name only once complete: written beside it, then renamed over it.
-    with atomic_file(path) as file:
-        size = settings.run(download, file)
+    size = settings.run(download)
     settings.out.print(f"saved {path} ({size:,} bytes)")
 
 
