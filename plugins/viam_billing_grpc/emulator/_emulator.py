@@ -104,6 +104,8 @@ class Emulator:
     ``chunk_size`` is the size of the PDF chunks streamed; ``now`` fixes the clock (a ``datetime``, or a
     function returning one) that places the seeded months and dates new invoices. ``ssl_context`` (a server
     context with a certificate loaded; ALPN ``h2`` is set on it) serves TLS instead of plaintext.
+    ``redact_logs=False`` leaves the emulator's key, key id and tokens out of the log redaction of the HTTP/2
+    libraries, which then rests on the clients' own: for tests that the clients keep secrets out of logs.
 
     Under asyncio the server runs on the caller's event loop, under trio on an asyncio loop in a thread of its
     own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`) and the counters
@@ -122,6 +124,7 @@ class Emulator:
         chunk_size: int = 512,
         now: datetime | Callable[[], datetime] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        redact_logs: bool = True,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
@@ -163,7 +166,8 @@ class Emulator:
         self.cancelled: collections.Counter[str] = collections.Counter()
         """How many calls of each RPC ended before the emulator had answered: cancelled by the client, or cut
         with their connection."""
-        _redact.watch(self)
+        if redact_logs:
+            _redact.watch(self)
 
     # -- what tests look at --------------------------------------------------------------------------------------
 
