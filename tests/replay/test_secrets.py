@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import viam_billing as vb
 import viam_billing_replay as replay
+from viam_billing_grpc.emulator import ACME_ORG_ID, Emulator
 
 pytestmark = pytest.mark.anyio
 
@@ -244,3 +245,33 @@ async def test_values_from_a_secrets_method_are_scanned_for(registry: vb.PluginR
         ) as billing:
             await billing.get_available_billing_tiers()
     assert not cassette.exists()
+
+
+async def test_a_session_token_of_the_grpc_transport_is_never_saved(tmp_path: Path) -> None:
+    """Recording through the real grpc transport, a response that carries the session token it obtained (an
+    invoice id seeded from it) stops the save: the error names the kind of secret, never its value."""
+    cassette = tmp_path / "token.json"
+    tokens: list[str] = []
+
+    async def session(emulator: Emulator) -> None:
+        options = emulator.connect_options()
+        async with vb.connect(
+            transport="replay", cassette=cassette, record_mode="once", timeout=10, **options
+        ) as billing:
+            await billing.get_available_billing_tiers()  # authenticates: the session token exists from here on
+            tokens.extend(emulator.issued_tokens)
+            emulator.add_invoice(ACME_ORG_ID, amount=1.0, invoice_id=tokens[0])
+            summary = await billing.get_invoices_summary(ACME_ORG_ID)
+            assert summary.invoices[0].id == tokens[0]
+
+    async with Emulator() as emulator:
+        with pytest.raises(replay.CassetteSecretError) as info:
+            await session(emulator)
+    (token,) = tokens
+    error = info.value
+    assert error.kind == "credential held by the GrpcTransport (key, key id or session token)"
+    assert error.kind in str(error)
+    assert "interaction 1 (GetInvoicesSummary)" in str(error)
+    assert token not in str(error)
+    assert token not in repr(error)
+    assert os.listdir(tmp_path) == []  # nothing written, no temporary file
