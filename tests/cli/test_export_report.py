@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+import viam_billing as vb
+import viam_billing_sinks as sinks
+from viam_billing._cli._export import export_organizations
 
 
 @pytest.fixture
@@ -87,3 +90,37 @@ def test_report_without_history_says_what_to_do(run, workdir):
     assert result.code == 2
     assert "run `viam-billing export` first" in result.err
     assert not (workdir / "missing.db").exists()
+
+
+class _PdfKeeper(vb.Sink):
+    """A third-party sink that keeps PDFs its own way: it implements InvoicePdfStore without subclassing."""
+
+    name = "keeper"
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    async def write(self, record):
+        pass
+
+    async def store_invoice_pdf(self, client, org_id, invoice_id):
+        self.asked.append((org_id, invoice_id))
+        return False
+
+
+class _Recorder(vb.Sink):
+    name = "recorder"
+
+    async def write(self, record):
+        pass
+
+
+@pytest.mark.anyio
+async def test_export_hands_each_invoice_to_every_sink_that_keeps_pdfs(handler):
+    keeper, plain = _PdfKeeper(), _Recorder()
+    assert isinstance(keeper, sinks.InvoicePdfStore)
+    assert not isinstance(plain, sinks.InvoicePdfStore)
+    async with vb.BillingClient(vb.MockTransport(handler), sinks=[keeper, plain]) as client:
+        (outcome,) = await export_organizations(client, ["org-1"])
+    assert keeper.asked == [("org-1", "inv-org-1")]
+    assert (outcome.ok, outcome.pdfs_kept, outcome.pdfs_downloaded) == (True, 1, 0)

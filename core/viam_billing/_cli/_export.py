@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -20,6 +20,9 @@ from .._client import BillingClient
 from .._errors import BillingError, SinkError
 from .._sinks import Sink
 from ._app import ENV_PRIMARY_ORG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Settings, cli, fail, pass_settings
+
+if TYPE_CHECKING:
+    from viam_billing_sinks import InvoicePdfStore
 
 __all__ = ["DEFAULT_SINKS", "OrgExport", "export_organizations", "print_summary"]
 
@@ -46,9 +49,11 @@ class OrgExport:
         return not self.errors
 
 
-def _pdf_stores(client: BillingClient) -> list[Any]:
-    """The attached sinks that keep invoice PDFs (they have ``store_invoice_pdf``)."""
-    return [sink for sink in client.sinks if callable(getattr(sink, "store_invoice_pdf", None))]
+def _pdf_stores(client: BillingClient) -> list[InvoicePdfStore]:
+    """The attached sinks that keep invoice PDFs (:class:`viam_billing_sinks.InvoicePdfStore`)."""
+    from viam_billing_sinks import InvoicePdfStore
+
+    return [sink for sink in client.sinks if isinstance(sink, InvoicePdfStore)]
 
 
 async def export_organization(client: BillingClient, org_id: str, step: Step) -> OrgExport:
