@@ -101,23 +101,29 @@ async def test_cancelling_the_caller_cancels_the_call_on_the_server(
 async def test_cancelling_a_download_cancels_it_on_the_server(
     billing: vb.BillingClient, emulator: Emulator, eventually, tmp_path
 ) -> None:
-    """Cancelling a download in progress resets its stream and leaves no file behind."""
+    """Cancelling a download in progress resets its stream and leaves no file behind: a new path stays missing,
+    an existing one keeps its content, and no temporary file remains."""
     invoice_id = _big_invoice(emulator, 4 * _MiB)
-    got_one = anyio.Event()
+    existing = tmp_path / "existing.pdf"
+    existing.write_bytes(b"the previous download")
 
-    class SlowFile:
-        def write(self, chunk: bytes) -> None:
-            got_one.set()
+    async def cancel_after_the_first_chunk(dest: Any) -> None:
+        got_one = anyio.Event()
+        async with anyio.create_task_group() as tg:
 
-    async with anyio.create_task_group() as tg:
+            async def download() -> None:
+                await billing.get_invoice_pdf(invoice_id, ACME_ORG_ID, dest, progress=lambda size: got_one.set())
 
-        async def download() -> None:
-            await billing.get_invoice_pdf(invoice_id, ACME_ORG_ID, SlowFile())  # type: ignore[arg-type]
+            tg.start_soon(download)
+            await got_one.wait()
+            tg.cancel_scope.cancel()
 
-        tg.start_soon(download)
-        await got_one.wait()
-        tg.cancel_scope.cancel()
+    await cancel_after_the_first_chunk(tmp_path / "new.pdf")
     await eventually(lambda: emulator.cancelled["GetInvoicePdf"] == 1)
+    await cancel_after_the_first_chunk(existing)
+    await eventually(lambda: emulator.cancelled["GetInvoicePdf"] == 2)
+    assert [p.name for p in tmp_path.iterdir()] == ["existing.pdf"]
+    assert existing.read_bytes() == b"the previous download"
 
 
 async def test_a_download_dropped_midway_leaves_dest_unchanged(
