@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import viam_billing
+from viam_billing_sinks import safe_name
 
 
 @contextlib.asynccontextmanager
@@ -28,13 +30,18 @@ async def billing_service(argv: list[str]) -> AsyncIterator[tuple[dict[str, Any]
         yield emulator.connect_options(), ACME_ORG_ID
 
 
+def day(value: datetime | None) -> str:
+    """A date, or "?" when the service left it out."""
+    return "?" if value is None else f"{value:%Y-%m-%d}"
+
+
 async def main(argv: list[str]) -> None:
     async with (
         billing_service(argv) as (options, org_id),
         viam_billing.connect(timeout=10, **options) as billing,
     ):
         usage = await billing.get_current_month_usage(org_id)
-        print(f"{usage.start_date:%Y-%m-%d} to {usage.end_date:%Y-%m-%d}: subtotal ${usage.subtotal:,.2f}")
+        print(f"{day(usage.start_date)} to {day(usage.end_date)}: subtotal ${usage.subtotal:,.2f}")
         for source in usage.resource_usage_costs_by_source:
             costs = source.resource_usage_costs
             total = costs.total_with_discount if costs else 0.0
@@ -47,8 +54,10 @@ async def main(argv: list[str]) -> None:
 
         if summary.invoices:
             first = summary.invoices[0]
-            size = await billing.get_invoice_pdf(first.id, org_id, f"{first.id}.pdf")
-            print(f"saved {first.id}.pdf ({size} bytes)")
+            # The id comes from the server: safe_name keeps it from naming a path outside this directory.
+            path = f"{safe_name(first.id)}.pdf"
+            size = await billing.get_invoice_pdf(first.id, org_id, path)
+            print(f"saved {path} ({size} bytes)")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
+import viam_billing as vb
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -26,3 +30,38 @@ def test_quickstart_runs_offline(script: str, tmp_path: Path) -> None:
     assert pdf.suffix == ".pdf"
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert f"saved {pdf.name}" in result.stdout
+
+
+def _load_quickstart() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("quickstart_asyncio_under_test", EXAMPLES / "quickstart_asyncio.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.anyio
+async def test_quickstart_survives_missing_dates_and_a_hostile_invoice_id(tmp_path, monkeypatch, capsys) -> None:
+    """No dates prints "?"; an invoice id like ``../x`` is saved inside the working directory, not above it."""
+    quickstart = _load_quickstart()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+    def handler(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
+        if operation.name == "GetInvoicesSummary":
+            return vb.GetInvoicesSummaryResponse(invoices=(vb.InvoiceSummary(id="../x", status="paid"),))
+        if operation.name == "GetInvoicePdf":
+            return [vb.GetInvoicePdfResponse(chunk=b"%PDF-1.4 %%EOF")]
+        return operation.response_type()
+
+    monkeypatch.setattr(
+        quickstart.viam_billing, "connect", lambda timeout, **_: vb.BillingClient(vb.MockTransport(handler))
+    )
+    await quickstart.main(["org-1"])
+    assert "? to ?: subtotal $0.00" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    (pdf,) = work.iterdir()
+    assert pdf.suffix == ".pdf"
+    assert pdf.read_bytes() == b"%PDF-1.4 %%EOF"
