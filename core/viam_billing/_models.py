@@ -75,16 +75,27 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+# Enum converters look the number up in the enum's own value map first: calling the class costs several times
+# more, and decoding a usage response converts dozens of numbers. The call remains for what the map lacks.
 def _usage_cost_type(value: int) -> UsageCostType:
-    return UsageCostType(value)
+    try:
+        return UsageCostType._value2member_map_[value]  # type: ignore[return-value]
+    except (KeyError, TypeError):
+        return UsageCostType(value)
 
 
 def _source_type(value: int) -> SourceType:
-    return SourceType(value)
+    try:
+        return SourceType._value2member_map_[value]  # type: ignore[return-value]
+    except (KeyError, TypeError):
+        return SourceType(value)
 
 
 def _payment_method_type(value: int) -> PaymentMethodType:
-    return PaymentMethodType(value)
+    try:
+        return PaymentMethodType._value2member_map_[value]  # type: ignore[return-value]
+    except (KeyError, TypeError):
+        return PaymentMethodType(value)
 
 
 # --- shared messages ---------------------------------------------------------------------------------------

@@ -45,6 +45,26 @@ def test_model_fields_convert_enums_and_tuples() -> None:
     assert costs.usage_costs[0].resource_type is vb.UsageCostType.USAGE_COST_TYPE_STANDARD_COMPUTE
 
 
+@pytest.mark.parametrize(
+    ("build", "field", "enum"),
+    [
+        (lambda v: vb.UsageCost(resource_type=v), "resource_type", vb.UsageCostType),
+        (lambda v: vb.ResourceUsageCostsBySource(source_type=v), "source_type", vb.SourceType),
+        (lambda v: vb.GetOrgBillingInformationResponse(type=v), "type", vb.PaymentMethodType),
+    ],
+)
+def test_enum_fields_convert_like_the_enum_itself(build, field, enum) -> None:
+    """Each enum field's converter gives what calling the enum gives: the member (itself, for a member or its
+    number), the cached pseudo-member for an unknown number, and the enum's own error for a non-integer."""
+    for member in enum:
+        assert getattr(build(int(member)), field) is member
+        assert getattr(build(member), field) is member
+    assert getattr(build(4242), field) is enum(4242)
+    for bad in ("3", 1.5, None, [1]):
+        with pytest.raises(ValueError, match="is not a valid"):
+            build(bad)
+
+
 def test_every_collection_field_becomes_a_tuple() -> None:
     """Lists and generators given to the four repeated fields are stored as tuples."""
     usage = vb.GetCurrentMonthUsageResponse(resource_usage_costs_by_source=[vb.ResourceUsageCostsBySource()])
