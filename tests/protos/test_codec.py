@@ -478,3 +478,94 @@ def test_messages_from_another_pool_decode_the_same() -> None:
     assert codec.model_type(foreign_cls) is vb.InvoiceSummary
     model = codec.from_message(vb.InvoiceSummary, foreign)
     assert canonical(model) == canonical(codec.from_message(vb.InvoiceSummary, ours))
+
+
+# --- the generated fast paths agree with the careful ones ---------------------------------------------------
+
+
+def _fields_typed(model: Any) -> Any:
+    """A model as nested (type, value) pairs, so that an int where an enum member belongs, or a list where a
+    tuple belongs, makes a difference."""
+    if isinstance(model, vb.Model):
+        return (type(model), tuple((f.name, _fields_typed(getattr(model, f.name))) for f in attrs.fields(type(model))))
+    if isinstance(model, tuple):
+        return (tuple, tuple(_fields_typed(item) for item in model))
+    if isinstance(model, float):
+        return (float, struct.pack("<d", model))
+    return (type(model), model)
+
+
+@pytest.mark.parametrize("name", MESSAGE_NAMES)
+@PROPERTY
+@given(data=st.data())
+def test_fast_decoder_builds_what_the_careful_one_builds(name: str, data: st.DataObject) -> None:
+    """The generated straight-line decoder (slots filled directly) gives the same model, field types included,
+    as the field-by-field decoder that calls the class; and the model is as usable (hash, evolve)."""
+    descriptor = FILE.message_types_by_name[name]
+    message = data.draw(messages(descriptor), label="message")
+    cls = codec.model_type(type(message))
+    try:
+        careful = codec._decoder(cls)(message)
+    except codec._FieldFailure:
+        return  # out of the models' domain (a timestamp datetime cannot hold): the fast one must fail too
+    fast = codec._fast_decoder(cls)(message)
+    assert _fields_typed(fast) == _fields_typed(careful)  # by bits: NaN != NaN would fail a plain ==
+    hash(fast)  # hashable like any model (a NaN hashes by identity since Python 3.10, so no equality)
+    assert _fields_typed(attrs.evolve(fast)) == _fields_typed(careful)
+
+
+def test_fast_decoder_fails_where_the_careful_one_names_the_field() -> None:
+    """A timestamp datetime cannot hold makes the fast path fail; the error comes from the careful path."""
+    message = billing_pb.GetInvoicesSummaryResponse(
+        invoices=[billing_pb.InvoiceSummary(id="a"), billing_pb.InvoiceSummary(due_date={"seconds": MAX_SECONDS + 1})]
+    )
+    with pytest.raises(OverflowError):
+        codec._fast_decoder(vb.GetInvoicesSummaryResponse)(message)
+    with pytest.raises(vb.DecodeError) as caught:
+        codec.from_message(vb.GetInvoicesSummaryResponse, message)
+    assert caught.value.path == "invoices[1].due_date"
+
+
+def test_every_model_is_filled_slot_by_slot_but_not_one_with_a_validator() -> None:
+    """All billing models qualify for direct slot filling; a model with a validator or hook would not."""
+    assert all(codec._fills_slots(cls) for cls in MODELS)
+
+    @attrs.frozen(kw_only=True)
+    class Checked(vb.Model):
+        amount: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+
+    @attrs.frozen(kw_only=True)
+    class Hooked(vb.Model):
+        amount: float = 0.0
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    assert not codec._fills_slots(Checked)
+    assert not codec._fills_slots(Hooked)
+
+
+def test_whole_second_times_are_shared_and_the_cache_is_bounded(monkeypatch) -> None:
+    """Equal whole-second timestamps decode to one shared datetime; the cache empties itself when full."""
+    monkeypatch.setattr(codec, "_WHOLE_SECONDS_MAX", 3)
+    codec._WHOLE_SECONDS.clear()
+    first = codec.from_message(vb.InvoiceSummary, billing_pb.InvoiceSummary(due_date={"seconds": 86_400}))
+    again = codec.from_message(vb.InvoiceSummary, billing_pb.InvoiceSummary(due_date={"seconds": 86_400}))
+    assert first.due_date is again.due_date
+    assert first.due_date == datetime(1970, 1, 2, tzinfo=UTC)
+    for day in range(2, 8):
+        codec.from_message(vb.InvoiceSummary, billing_pb.InvoiceSummary(due_date={"seconds": day * 86_400}))
+    assert 0 < len(codec._WHOLE_SECONDS) <= 3
+
+
+def test_fast_encoder_for_plain_requests_only() -> None:
+    """Requests of plain fields get the generated encoder, which sends what the careful one sends; models with
+    optional, time or nested fields are left to the careful encoder."""
+    request = vb.GetCurrentMonthUsageRequest(org_id="org-1")
+    fast = codec._fast_encoder(vb.GetCurrentMonthUsageRequest)
+    assert fast is not None
+    assert fast(request) == codec._encoder(vb.GetCurrentMonthUsageRequest)(request)
+    assert codec._fast_encoder(vb.ChargeOrganizationRequest) is None  # optional fields
+    assert codec._fast_encoder(vb.InvoiceSummary) is None  # timestamps
+    with pytest.raises(vb.ValidationError, match="org_id"):
+        codec.to_message(vb.GetCurrentMonthUsageRequest(org_id="\ud800"))
