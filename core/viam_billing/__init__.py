@@ -8,7 +8,8 @@ Runs under asyncio and trio. Transports and output sinks are plugins; see :mod:`
 
 from __future__ import annotations
 
-from . import sync as sync  # the blocking facade: viam_billing.sync.connect(...)
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._client import BillingClient as BillingClient
 from ._client import connect as connect
 from ._enums import OpenIntEnum as OpenIntEnum
@@ -46,6 +47,7 @@ from ._errors import ValidationError as ValidationError
 from ._errors import status_error as status_error
 from ._events import CallFinished as CallFinished
 from ._events import CallStarted as CallStarted
+from ._exports import lazy as _lazy
 from ._exports import publish as _publish
 from ._models import ChargeOrganizationRequest as ChargeOrganizationRequest
 from ._models import ChargeOrganizationResponse as ChargeOrganizationResponse
@@ -199,3 +201,9 @@ __all__ = [
 ]
 
 _publish(globals())
+
+if _TYPE_CHECKING:
+    from . import sync as sync  # the blocking facade: viam_billing.sync.connect(...)
+
+# The blocking facade loads anyio's thread portal, which most async programs never need: loaded on first use.
+__getattr__, __dir__ = _lazy(globals(), {"sync": ".sync"})

@@ -21,9 +21,11 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from viam_billing._exports import lazy as _lazy
 from viam_billing._exports import publish as _publish
 
-from ._console import ConsoleSink as ConsoleSink
 from ._csv import CsvSink as CsvSink
 from ._files import safe_name as safe_name
 from ._jsonl import JsonlSink as JsonlSink
@@ -31,8 +33,6 @@ from ._jsonl import read_records as read_records
 from ._pdf import InvoicePdfStore as InvoicePdfStore
 from ._pdf import PdfSink as PdfSink
 from ._plugin import register_sinks as register_sinks
-from ._render import money as money
-from ._render import render_result as render_result
 from ._rows import Table as Table
 from ._rows import cost_type_label as cost_type_label
 from ._rows import source_label as source_label
@@ -68,3 +68,14 @@ __all__ = [
 ]
 
 _publish(globals())
+
+if _TYPE_CHECKING:
+    from ._console import ConsoleSink as ConsoleSink
+    from ._render import money as money
+    from ._render import render_result as render_result
+
+# Terminal rendering loads rich, which only the console sink and the command line use: loaded on first use.
+__getattr__, __dir__ = _lazy(
+    globals(),
+    {"ConsoleSink": "._console:ConsoleSink", "money": "._render:money", "render_result": "._render:render_result"},
+)

@@ -38,3 +38,16 @@ def test_import_loads_no_transport_machinery() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == ""
+
+
+def test_making_a_client_loads_neither_rich_nor_the_thread_portal() -> None:
+    """The terminal renderer and the blocking facade load on first use, not with every client."""
+    code = (
+        "import sys, viam_billing\n"
+        "viam_billing.connect(address='127.0.0.1:1', insecure=True, access_token='x')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] == 'rich'}),"
+        " 'anyio.from_thread' in sys.modules)\n"
+        "print(viam_billing.sync.connect.__module__, 'anyio.from_thread' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.splitlines() == ["[] False", "viam_billing.sync True"]
