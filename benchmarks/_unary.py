@@ -67,22 +67,25 @@ async def _asyncio_vs_raw(emulator: EmulatorProcess, settings: Settings) -> tupl
     import viam_billing as vb
 
     raw = RawStub(emulator)
-    ours_runs: list[float] = []
-    raw_runs: list[float] = []
     try:
         await raw.authenticate()
         raw_calls = {rpc: raw.read(rpc) for rpc in READS}
         async with vb.connect(**emulator.connect_options(), timeout=TIMEOUT) as billing:
             ours_calls = {rpc: ours_read(billing, rpc, emulator.org_id) for rpc in READS}
-            for run in range(settings.runs):
-                ours, base = await _side_by_side(
-                    ours_calls, raw_calls, settings.calls, settings.warmup if run == 0 else 0
-                )
-                ours_runs.append(ours)
-                raw_runs.append(base)
+            return await _paired_runs(ours_calls, raw_calls, settings)
     finally:
         raw.close()
-    return ours_runs, raw_runs
+
+
+async def _paired_runs(ours: Calls, base: Calls, settings: Settings) -> tuple[list[float], list[float]]:
+    """``settings.runs`` side-by-side runs of both sides (warm-up before the first only); per-run figures."""
+    ours_runs: list[float] = []
+    base_runs: list[float] = []
+    for run in range(settings.runs):
+        ours_figure, base_figure = await _side_by_side(ours, base, settings.calls, settings.warmup if run == 0 else 0)
+        ours_runs.append(ours_figure)
+        base_runs.append(base_figure)
+    return ours_runs, base_runs
 
 
 async def _raw_block(emulator: EmulatorProcess, settings: Settings) -> float:
@@ -107,8 +110,6 @@ async def _asyncio_vs_sdk(emulator: EmulatorProcess, settings: Settings) -> tupl
     from viam.app.billing_client import BillingClient as SdkBillingClient  # type: ignore[import-not-found,unused-ignore]
 
     raw = RawStub(emulator)  # its channel and token serve the SDK client, as ViamClient would hand them over
-    ours_runs: list[float] = []
-    sdk_runs: list[float] = []
     try:
         token = await raw.authenticate()
         sdk = SdkBillingClient(raw.channel, {"authorization": f"Bearer {token}"})
@@ -120,15 +121,9 @@ async def _asyncio_vs_sdk(emulator: EmulatorProcess, settings: Settings) -> tupl
         }
         async with vb.connect(**emulator.connect_options(), timeout=TIMEOUT) as billing:
             ours_calls = {rpc: ours_read(billing, rpc, org) for rpc in READS}
-            for run in range(settings.runs):
-                ours, base = await _side_by_side(
-                    ours_calls, sdk_calls, settings.calls, settings.warmup if run == 0 else 0
-                )
-                ours_runs.append(ours)
-                sdk_runs.append(base)
+            return await _paired_runs(ours_calls, sdk_calls, settings)
     finally:
         raw.close()
-    return ours_runs, sdk_runs
 
 
 async def _burst(call: Callable[[], Awaitable[object]], count: int) -> float:
