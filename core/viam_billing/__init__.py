@@ -3,15 +3,15 @@
     async with viam_billing.connect(api_key=..., api_key_id=...) as billing:
         usage = await billing.get_current_month_usage(org_id)
 
-Runs under asyncio and trio. Transports and output sinks are plugins; see :mod:`viam_billing.hookspecs`.
+Runs under asyncio and trio. Transports and output sinks are plugins: :mod:`viam_billing.plugin` is what a plugin
+author needs, :mod:`viam_billing.testing` checks a transport. Importing this package loads the models, errors and
+operation table; the client, the plugin machinery and anyio load when first used.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from ._client import BillingClient as BillingClient
-from ._client import connect as connect
 from ._enums import OpenIntEnum as OpenIntEnum
 from ._enums import PaymentMethodType as PaymentMethodType
 from ._enums import SourceType as SourceType
@@ -20,7 +20,7 @@ from ._enums import UsageCostType as UsageCostType
 from ._errors import AbortedError as AbortedError
 from ._errors import AlreadyExistsError as AlreadyExistsError
 from ._errors import BillingError as BillingError
-from ._errors import CancelledError as CancelledError
+from ._errors import CancelledStatusError as CancelledStatusError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConnectError as ConnectError
 from ._errors import DataLossError as DataLossError
@@ -84,24 +84,10 @@ from ._operations import SERVICE as SERVICE
 from ._operations import Operation as Operation
 from ._operations import operation as operation
 from ._operations import org_id_of as org_id_of
-from ._plugins import BLOCK_ENV as BLOCK_ENV
-from ._plugins import DISABLE_AUTOLOAD_ENV as DISABLE_AUTOLOAD_ENV
-from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
-from ._plugins import PluginInfo as PluginInfo
-from ._plugins import PluginLoadWarning as PluginLoadWarning
-from ._plugins import PluginRegistry as PluginRegistry
-from ._plugins import create_sink as create_sink
-from ._plugins import create_transport as create_transport
-from ._plugins import get_registry as get_registry
-from ._plugins import list_plugins as list_plugins
 from ._serde import from_data as from_data
 from ._serde import to_data as to_data
 from ._sinks import Record as Record
 from ._sinks import Sink as Sink
-from ._transport import AsyncTransport as AsyncTransport
-from ._transport import Handler as Handler
-from ._transport import MockTransport as MockTransport
-from .hookspecs import hookimpl as hookimpl
 
 __version__ = "0.1.0"
 
@@ -114,7 +100,7 @@ __all__ = [
     "BillingError",
     "CallFinished",
     "CallStarted",
-    "CancelledError",
+    "CancelledStatusError",
     "ChargeOrganizationRequest",
     "ChargeOrganizationResponse",
     "ConfigurationError",
@@ -125,7 +111,8 @@ __all__ = [
     "DataLossError",
     "DeadlineExceededError",
     "DecodeError",
-    "ENTRY_POINT_GROUP",
+    "ENTRY_POINT_GROUPS",
+    "DEFAULT_TRANSPORT",
     "FailedPreconditionError",
     "GetAvailableBillingTiersRequest",
     "GetAvailableBillingTiersResponse",
@@ -191,19 +178,63 @@ __all__ = [
     "create_transport",
     "from_data",
     "get_registry",
-    "hookimpl",
     "list_plugins",
     "operation",
     "org_id_of",
     "status_error",
+    "plugin",
     "sync",
+    "testing",
     "to_data",
 ]
 
 _publish(globals())
 
 if _TYPE_CHECKING:
-    from . import sync as sync  # the blocking facade: viam_billing.sync.connect(...)
+    from . import plugin as plugin
+    from . import sync as sync
+    from . import testing as testing
+    from ._client import DEFAULT_TRANSPORT as DEFAULT_TRANSPORT
+    from ._client import BillingClient as BillingClient
+    from ._client import connect as connect
+    from ._plugins import BLOCK_ENV as BLOCK_ENV
+    from ._plugins import DISABLE_AUTOLOAD_ENV as DISABLE_AUTOLOAD_ENV
+    from ._plugins import ENTRY_POINT_GROUPS as ENTRY_POINT_GROUPS
+    from ._plugins import PluginInfo as PluginInfo
+    from ._plugins import PluginLoadWarning as PluginLoadWarning
+    from ._plugins import PluginRegistry as PluginRegistry
+    from ._plugins import create_sink as create_sink
+    from ._plugins import create_transport as create_transport
+    from ._plugins import get_registry as get_registry
+    from ._plugins import list_plugins as list_plugins
+    from ._transport import AsyncTransport as AsyncTransport
+    from ._transport import Handler as Handler
+    from ._transport import MockTransport as MockTransport
 
-# The blocking facade loads anyio's thread portal, which most async programs never need: loaded on first use.
-__getattr__, __dir__ = _lazy(globals(), {"sync": ".sync"})
+# The client and the plugin machinery bring anyio, pluggy and importlib.metadata: loaded on first use, so that
+# importing the models (a sink plugin, a script reading cassettes) costs only them.
+__getattr__, __dir__ = _lazy(
+    globals(),
+    {
+        "plugin": ".plugin",
+        "sync": ".sync",
+        "testing": ".testing",
+        **dict.fromkeys(["DEFAULT_TRANSPORT", "BillingClient", "connect"], "._client"),
+        **dict.fromkeys(["AsyncTransport", "Handler", "MockTransport"], "._transport"),
+        **dict.fromkeys(
+            [
+                "BLOCK_ENV",
+                "DISABLE_AUTOLOAD_ENV",
+                "ENTRY_POINT_GROUPS",
+                "PluginInfo",
+                "PluginLoadWarning",
+                "PluginRegistry",
+                "create_sink",
+                "create_transport",
+                "get_registry",
+                "list_plugins",
+            ],
+            "._plugins",
+        ),
+    },
+)

@@ -26,7 +26,7 @@ from ._plugins import PluginRegistry, get_registry
 from ._sinks import Record, Sink
 from ._transport import AsyncTransport
 
-__all__ = ["BillingClient", "connect"]
+__all__ = ["DEFAULT_TRANSPORT", "BillingClient", "connect"]
 
 logger = logging.getLogger("viam_billing")
 
@@ -34,6 +34,9 @@ ResponseT = TypeVar("ResponseT", bound=m.Model)
 PdfDestination = Union[str, "os.PathLike[str]", IO[bytes]]
 
 _call_ids = itertools.count(1)
+
+DEFAULT_TRANSPORT = "grpc"
+"""The transport :func:`connect` uses when none is named: Viam's billing service over gRPC."""
 
 
 class BillingClient:
@@ -66,7 +69,7 @@ class BillingClient:
         self._sinks = tuple(sinks)
         self._open_sinks_list: list[Sink] | None = None  # the sinks opened so far; None until opening starts
         self._sinks_lock = anyio.Lock()
-        self._hooks = (registry or get_registry()).call_hooks()
+        self._observers = (registry or get_registry()).observers()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -140,7 +143,7 @@ class BillingClient:
         """
         self._check_open(operation)
         timeout = self._timeout_for(timeout)
-        if self._hooks is None and not self._sinks:
+        if self._observers is None and not self._sinks:
             return await self._transport.unary(operation, request, timeout=timeout)
         call_id = self._started(operation, request)
         start = time.perf_counter()
@@ -187,11 +190,8 @@ class BillingClient:
 
     def _started(self, operation: Operation[Any, Any], request: m.Model) -> int:
         call_id = next(_call_ids)
-        if self._hooks is not None:
-            try:
-                self._hooks[0](event=CallStarted(call_id=call_id, operation=operation, request=request))
-            except Exception:
-                logger.exception("a call_started hook failed")
+        if self._observers is not None:
+            self._observers.started(CallStarted(call_id=call_id, operation=operation, request=request))
         return call_id
 
     def _finished(
@@ -203,7 +203,7 @@ class BillingClient:
         outcome: str,
         error: BaseException | None,
     ) -> None:
-        if self._hooks is None:
+        if self._observers is None:
             return
         event = CallFinished(
             call_id=call_id,
@@ -213,10 +213,7 @@ class BillingClient:
             outcome=outcome,  # type: ignore[arg-type]
             error=error,
         )
-        try:
-            self._hooks[1](event=event)
-        except Exception:
-            logger.exception("a call_finished hook failed")
+        self._observers.finished(event)
 
     async def _emit(self, operation: Operation[Any, Any], request: m.Model, result: m.Model) -> None:
         if not self._sinks:
@@ -505,17 +502,12 @@ def _check_destination(path: str) -> None:
 
 
 def connect(
+    transport: str = DEFAULT_TRANSPORT,
     *,
-    address: str | None = None,
-    api_key: str | None = None,
-    api_key_id: str | None = None,
-    access_token: str | None = None,
-    insecure: bool = False,
-    transport: str = "grpc",
     timeout: float | None = None,
     sinks: Sequence[str | Sink] = (),
     registry: PluginRegistry | None = None,
-    **transport_options: Any,
+    **options: Any,
 ) -> BillingClient:
     """Build a :class:`BillingClient` on a registered transport; use it as an async context manager.
 
@@ -524,25 +516,18 @@ def connect(
         async with viam_billing.connect(api_key=key, api_key_id=key_id, timeout=10) as billing:
             usage = await billing.get_current_month_usage(org_id)
 
-    ``transport`` names a registered transport (``"grpc"``, the default, or ``"replay"``, or one a plugin adds);
-    ``address``, ``api_key``, ``api_key_id``, ``access_token`` and ``insecure`` and any further keywords are
-    handed to it. ``timeout`` is the default per-call timeout in seconds. ``sinks`` are sink specs such as
-    ``"sqlite:billing.db"`` or :class:`Sink` objects. Nothing is dialled until the first call.
+    ``transport`` names a registered transport: ``"grpc"`` (the default: Viam's service over gRPC), ``"replay"``
+    (recorded cassettes), or one a plugin adds. Every other keyword in ``options`` goes to that transport's
+    factory, which checks them; see the transport's documentation (for ``"grpc"``: ``api_key``, ``api_key_id``,
+    ``address``, ``access_token``, ``insecure``, ...). ``timeout`` is the default per-call timeout in seconds.
+    ``sinks`` are sink specs such as ``"sqlite:billing.db"`` or :class:`Sink` objects. Nothing is dialled until
+    the first call.
 
     Raises :class:`UnknownTransportError` (listing the registered names) for an unknown transport,
-    :class:`UnknownSinkError` for an unknown sink scheme, :class:`ConfigurationError` for options the
-    transport cannot use.
+    :class:`UnknownSinkError` for an unknown sink scheme, :class:`ConfigurationError` naming an option the
+    transport does not know or cannot use.
     """
     registry = registry or get_registry()
     timeout = v.require_timeout(timeout)
     built_sinks = [registry.create_sink(sink) if isinstance(sink, str) else sink for sink in sinks]
-    chosen = registry.create_transport(
-        transport,
-        address=address,
-        api_key=api_key,
-        api_key_id=api_key_id,
-        access_token=access_token,
-        insecure=insecure,
-        **transport_options,
-    )
-    return BillingClient(chosen, timeout=timeout, sinks=built_sinks, registry=registry)
+    return BillingClient(registry.create_transport(transport, **options), timeout=timeout, sinks=built_sinks, registry=registry)

@@ -9,7 +9,7 @@ Every exception we raise derives from :class:`BillingError`::
     ├── TransportError                         the service could not be reached or the connection broke
     │   └── ConnectError                       no connection could be made
     ├── StatusError                            the service answered with a gRPC status other than OK
-    │   ├── CancelledError                     CANCELLED
+    │   ├── CancelledStatusError               CANCELLED (the service's status, not task cancellation)
     │   ├── UnknownError                       UNKNOWN
     │   ├── InvalidArgumentError               INVALID_ARGUMENT
     │   ├── DeadlineExceededError (TimeoutError)  DEADLINE_EXCEEDED, or the call's timeout expired locally
@@ -48,7 +48,7 @@ __all__ = [
     "AbortedError",
     "AlreadyExistsError",
     "BillingError",
-    "CancelledError",
+    "CancelledStatusError",
     "ConfigurationError",
     "ConnectError",
     "DecodeError",
@@ -149,7 +149,7 @@ class StatusError(BillingError):
         return f"{self.operation}: {text}" if self.operation else text
 
 
-class CancelledError(StatusError):
+class CancelledStatusError(StatusError):
     """Raised when the service reports the call as CANCELLED (not when the caller cancels: that propagates)."""
 
     code = StatusCode.CANCELLED
@@ -273,7 +273,7 @@ class SinkError(PluginError):
 _BY_CODE: dict[StatusCode, type[StatusError]] = {
     cls.code: cls
     for cls in (
-        CancelledError,
+        CancelledStatusError,
         UnknownError,
         InvalidArgumentError,
         DeadlineExceededError,

@@ -5,21 +5,24 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 __all__ = ["lazy", "publish"]
 
 
-def publish(namespace: MutableMapping[str, Any]) -> None:
+def publish(
+    namespace: MutableMapping[str, Any], *, names: Iterable[str] | None = None, package: str | None = None
+) -> None:
     """Set ``__module__`` of the classes and functions in a package's ``__all__`` to the package's name.
 
     Called at the end of a package's ``__init__`` with ``globals()``, so that tracebacks, reprs and docs show
-    ``viam_billing.BillingClient`` rather than the private module it lives in. Names loaded lazily (see
-    :func:`lazy`) are published when they are first loaded.
+    ``viam_billing.BillingClient`` rather than the private module it lives in. ``names`` limits it to some of
+    ``__all__`` and ``package`` names another home for them (a name that two public modules export keeps the
+    shorter path). Names loaded lazily (see :func:`lazy`) are published when they are first loaded.
     """
-    package = namespace["__name__"]
-    for name in namespace["__all__"]:
+    package = package or namespace["__name__"]
+    for name in namespace["__all__"] if names is None else names:
         if name in namespace:
             _claim(namespace[name], package)
 
@@ -29,7 +32,8 @@ def lazy(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Module ``__getattr__`` and ``__dir__`` (PEP 562) that import some public names only when first used.
 
-    ``where`` maps a name to ``".module"`` (the submodule itself) or ``".module:attribute"``. Used for names
+    ``where`` maps a name to ``".module"``: the submodule itself when the name is the module's, else the attribute
+    of that name in it. Used for names
     whose import is costly (a thread portal, a terminal renderer) and that many programs never touch.
     """
     package = namespace["__name__"]
@@ -38,9 +42,8 @@ def lazy(
         target = where.get(name)
         if target is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        module_name, _, attribute = target.partition(":")
-        module = importlib.import_module(module_name, package)
-        value = getattr(module, attribute) if attribute else module
+        module = importlib.import_module(target, package)
+        value = module if target == f".{name}" else getattr(module, name)
         _claim(value, package)
         sys.modules[package].__dict__[name] = value  # later lookups find it without coming here
         return value

@@ -7,14 +7,25 @@ cancellation the temporary file is removed and the destination is untouched.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import IO, Any
 
-__all__ = ["WRITEBACK_BYTES", "atomic_file", "atomic_write", "discard", "open_temporary", "replace", "start_writeback"]
+__all__ = [
+    "WRITEBACK_BYTES",
+    "atomic_file",
+    "atomic_write",
+    "discard",
+    "open_temporary",
+    "replace",
+    "safe_name",
+    "start_writeback",
+]
 
 WRITEBACK_BYTES = 8 << 20
 """How many bytes a long write lets pile up before :func:`start_writeback` hands them to the disk."""
@@ -102,3 +113,31 @@ def _file_mode(path: str | os.PathLike[str]) -> int:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         return 0o666 & ~_umask()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_NAME = 100
+# Names Windows reserves whatever the extension; harmless elsewhere, so they are avoided everywhere.
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def safe_name(identifier: str) -> str:
+    """Return a file name for an id that came from the server, which can never leave its directory.
+
+    Letters, digits, ``.``, ``_`` and ``-`` are kept; anything else (``/``, ``\\``, NUL, spaces, ...) becomes
+    ``_`` and leading dots are dropped, so ``..`` or a hidden name cannot be produced. When the name had to change,
+    a short hash of the original id is appended, so two different ids never share a file.
+
+    >>> safe_name("in_1Nv4")
+    'in_1Nv4'
+    >>> safe_name("../../etc/passwd")
+    'etc_passwd-3754d6cb3a'
+    """
+    cleaned = _UNSAFE.sub("_", identifier).lstrip("._") or "_"
+    cleaned = cleaned[:_MAX_NAME]
+    if cleaned.split(".")[0].lower() in _RESERVED:
+        cleaned = f"_{cleaned}"
+    if cleaned != identifier:
+        digest = hashlib.sha256(identifier.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        cleaned = f"{cleaned}-{digest}"
+    return cleaned

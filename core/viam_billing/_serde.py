@@ -9,17 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import types
-import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar, Union
-
-import attrs
+from typing import Any, TypeVar
 
 from ._enums import OpenIntEnum
 from ._errors import DecodeError
 from ._models import Model
+from ._schema import ModelField, model_fields
 
 __all__ = ["decode_time", "encode", "encode_time", "from_data", "to_data"]
 
@@ -71,38 +68,38 @@ def _fields(cls: type[Model]) -> tuple[tuple[str, Decoder], ...]:
     """Each field's name and decoder, worked out once per class."""
     fields = _FIELDS.get(cls)
     if fields is None:
-        fields = _FIELDS[cls] = tuple((field.name, _decoder(field.type)) for field in attrs.fields(cls))
+        fields = _FIELDS[cls] = tuple((field.name, _decoder(field)) for field in model_fields(cls))
     return fields
 
 
-def _decoder(hint: Any) -> Decoder:
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        decode_inner = _decoder(inner)
-        return lambda value, path: None if value is None else decode_inner(value, path)
-    if origin is tuple:
-        decode_item = _decoder(typing.get_args(hint)[0])
+def _decoder(field: ModelField) -> Decoder:
+    decode_one = _value_decoder(field)
+    if field.repeated:
 
         def decode_tuple(value: Any, path: str) -> tuple[Any, ...]:
             if not isinstance(value, list):
                 raise DecodeError(f"expected a list, got {_kind(value)}", path=path)
-            return tuple(decode_item(item, f"{path}[{i}]") for i, item in enumerate(value))
+            return tuple(decode_one(item, f"{path}[{i}]") for i, item in enumerate(value))
 
         return decode_tuple
-    if isinstance(hint, type) and issubclass(hint, Model):
-        return lambda value, path: from_data(hint, value, path=path)
-    if isinstance(hint, type) and issubclass(hint, enum.IntEnum):
-        return _enum_decoder(hint)
-    if hint is datetime:
+    if field.optional:
+        return lambda value, path: None if value is None else decode_one(value, path)
+    return decode_one
+
+
+def _value_decoder(field: ModelField) -> Decoder:
+    kind, cls = field.kind, field.type
+    if kind == "model":
+        return lambda value, path: from_data(cls, value, path=path)
+    if kind == "enum":
+        return _enum_decoder(cls)
+    if kind == "time":
         return decode_time
-    if hint is bytes:
+    if kind == "bytes":
         return _decode_bytes
-    if hint is float:
+    if kind == "float":
         return _decode_float
-    if hint in (str, int, bool):
-        return _exact(hint)
-    raise TypeError(f"no decoder for {hint!r}")  # pragma: no cover - a new field type needs one
+    return _exact(cls)
 
 
 def _kind(value: object) -> str:

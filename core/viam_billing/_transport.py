@@ -49,6 +49,14 @@ class AsyncTransport:
     async def aclose(self) -> None:
         """Release connections, threads and tasks. Calling it twice is harmless."""
 
+    def secrets(self) -> Iterable[str]:
+        """The credentials this transport holds or has obtained (keys, tokens), none by default.
+
+        An optional capability: a transport that holds secrets returns each one, so that a wrapper which
+        stores what passes through it (the replay transport's cassettes) can make sure none is ever written.
+        """
+        return ()
+
     async def __aenter__(self) -> AsyncTransport:
         return self
 

@@ -1,20 +1,25 @@
 """The hooks a viam-billing plugin may implement.
 
-A plugin is a module (or any object) with functions marked ``@viam_billing.hookimpl`` whose names and argument
-names match the specifications below. It is found through the ``viam_billing`` entry-point group::
+A plugin is a module (or any object) with functions marked ``@viam_billing.plugin.hookimpl`` whose names and
+argument names match the specifications below. It is listed under an entry-point group for each thing it
+provides, under the name it provides it as, so that viam-billing imports it only when that name is asked for::
 
     # pyproject.toml of a plugin distribution
-    [project.entry-points.viam_billing]
-    my_sink = "my_package.plugin"
+    [project.entry-points."viam_billing.sinks"]
+    threshold = "my_package.plugin"           # registers the sink scheme "threshold"
+    [project.entry-points."viam_billing.transports"]
+    carrier-pigeon = "my_package.plugin"      # registers the transport "carrier-pigeon"
+    [project.entry-points."viam_billing.observers"]
+    my-metrics = "my_package.plugin"          # implements call_started / call_finished
 
 Hooks are synchronous and cheap: a registration hook hands over a factory, and the async work lives on the
-objects the factory makes. A hook must never be ``async def``.
+objects the factory makes. A hook must never be ``async def``. Hooks are called through pluggy, so
+``tryfirst``, ``trylast`` and wrappers work as pluggy documents; pluggy calls plugins registered later first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -41,21 +46,37 @@ PROJECT_NAME = "viam_billing"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-TransportFactory = Callable[..., "AsyncTransport"]
-"""Builds a transport from keyword options.
 
-:func:`viam_billing.connect` passes ``address``, ``api_key``, ``api_key_id``, ``access_token`` and ``insecure``
-(each possibly ``None``) plus every extra keyword it was given. A factory raises
-:class:`~viam_billing.ConfigurationError` for options it cannot use, and must not dial yet: connecting happens
-on the first call, inside the caller's event loop.
-"""
+class TransportFactory(Protocol):
+    """Builds a transport from the keyword options given to :func:`viam_billing.connect` (only those given).
 
-SinkFactory = Callable[[str], "Sink"]
-"""Builds a sink from the part of its spec after ``scheme:`` (``"out/usage.jsonl"`` for ``jsonl:out/usage.jsonl``;
-``""`` for a bare ``console``)."""
+    A factory validates its options and raises :class:`~viam_billing.ConfigurationError` naming any it does not
+    know or cannot use. It must not dial yet: connecting happens on the first call, inside the caller's event
+    loop.
+    """
 
-RegisterTransport = Callable[[str, TransportFactory], None]
-RegisterSink = Callable[[str, SinkFactory], None]
+    def __call__(self, **options: Any) -> AsyncTransport: ...
+
+
+class SinkFactory(Protocol):
+    """Builds a sink from the part of its spec after ``scheme:`` (``"out/usage.jsonl"`` for
+    ``jsonl:out/usage.jsonl``; ``""`` for a bare ``console``). Raises :class:`~viam_billing.ConfigurationError`
+    for a spec it cannot use.
+    """
+
+    def __call__(self, spec: str, /) -> Sink: ...
+
+
+class RegisterTransport(Protocol):
+    """The ``register`` argument of :func:`register_transports`."""
+
+    def __call__(self, name: str, factory: TransportFactory, /) -> None: ...
+
+
+class RegisterSink(Protocol):
+    """The ``register`` argument of :func:`register_sinks`."""
+
+    def __call__(self, scheme: str, factory: SinkFactory, /) -> None: ...
 
 
 @hookspec
@@ -63,7 +84,8 @@ def register_transports(register: RegisterTransport) -> None:
     """Register transports by calling ``register(name, factory)`` once for each.
 
     :param register: takes the transport's name, as given to ``connect(transport=...)``, and its
-        :data:`TransportFactory`. A name already taken by another plugin is refused with a warning.
+        :class:`TransportFactory`. When two plugins register one name, the one pluggy calls first is kept and a
+        :class:`~viam_billing.PluginLoadWarning` names the conflict.
     """
 
 
@@ -72,13 +94,16 @@ def register_sinks(register: RegisterSink) -> None:
     """Register output sinks by calling ``register(scheme, factory)`` once for each.
 
     :param register: takes the scheme of the sink spec (``"jsonl"`` for ``jsonl:PATH``) and its
-        :data:`SinkFactory`. A scheme already taken by another plugin is refused with a warning.
+        :class:`SinkFactory`. When two plugins register one scheme, the one pluggy calls first is kept, with a
+        warning.
     """
 
 
 @hookspec
 def call_started(event: CallStarted) -> None:
     """Called when a client starts an operation, before anything is sent.
+
+    Plugins listed in the ``viam_billing.observers`` group are imported when the first client is built.
 
     :param event: the operation, the request and a ``call_id`` shared with the matching :func:`call_finished`.
 

@@ -9,7 +9,7 @@ test against.
 
 from __future__ import annotations
 
-from viam_billing._exports import publish as _publish
+from viam_billing.plugin import publish as _publish
 
 from ._address import DEFAULT_ADDRESS as DEFAULT_ADDRESS
 from ._address import Address as Address

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from viam_billing import ConfigurationError, hookimpl
-from viam_billing.hookspecs import RegisterTransport
+from viam_billing.plugin import ConfigurationError, hookimpl
+from viam_billing.plugin import RegisterTransport
 
 from ._transport import GrpcTransport
 

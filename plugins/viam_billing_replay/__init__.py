@@ -41,7 +41,7 @@ Record modes: ``none`` (replay only), ``once`` (record when the cassette does no
 
 from __future__ import annotations
 
-from viam_billing._exports import publish as _publish
+from viam_billing.plugin import publish as _publish
 
 from ._cassette import FORMAT as FORMAT
 from ._cassette import FORMAT_VERSION as FORMAT_VERSION

@@ -47,8 +47,8 @@ from typing import Any, Literal
 import attrs
 import viam_billing
 from viam_billing import BillingError, DecodeError, Model, Operation, StatusCode, StatusError, from_data
-from viam_billing._files import atomic_write
-from viam_billing._serde import decode_time, encode_time
+from viam_billing.plugin import atomic_write
+from viam_billing.plugin import decode_time, encode_time
 
 from ._errors import CassetteError, CassetteFormatError, CassetteSecretError
 

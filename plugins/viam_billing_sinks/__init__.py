@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from viam_billing._exports import lazy as _lazy
-from viam_billing._exports import publish as _publish
+from viam_billing.plugin import publish as _publish
 
 from ._csv import CsvSink as CsvSink
 from ._files import safe_name as safe_name

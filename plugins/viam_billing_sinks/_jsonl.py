@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from viam_billing import OPERATIONS, ConfigurationError, DecodeError, Record, Sink, from_data, to_data
-from viam_billing._serde import decode_time, encode_time
+from viam_billing.plugin import decode_time, encode_time
 
 __all__ = ["JsonlSink", "read_records"]
 

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import anyio.to_thread
 import viam_billing as vb
 from viam_billing import BillingClient, ConfigurationError, Record, Sink
-from viam_billing._files import atomic_write
+from viam_billing.plugin import atomic_write
 
 from ._files import ensure_writable_directory, safe_name
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from viam_billing import Sink, hookimpl
-from viam_billing.hookspecs import RegisterSink
+from viam_billing.plugin import Sink, hookimpl
+from viam_billing.plugin import RegisterSink
 
 from ._csv import CsvSink
 from ._jsonl import JsonlSink

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import viam_billing as vb
 from viam_billing import Record, to_data
-from viam_billing._serde import encode_time
+from viam_billing.plugin import encode_time
 
 __all__ = ["Table", "cost_type_label", "source_label", "tables_for"]
 

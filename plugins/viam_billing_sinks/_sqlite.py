@@ -30,7 +30,7 @@ import anyio.to_thread
 import attrs
 import viam_billing as vb
 from viam_billing import ConfigurationError, Record, Sink
-from viam_billing._serde import encode_time
+from viam_billing.plugin import encode_time
 
 from ._rows import tables_for
 

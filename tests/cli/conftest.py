@@ -53,7 +53,7 @@ class _State:
 
 
 class _CliMockPlugin:
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def register_transports(self, register: Any) -> None:
         def make(**options: Any) -> vb.MockTransport:
             transport = vb.MockTransport(lambda op, req: _State.handler(op, req))

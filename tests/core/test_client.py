@@ -274,11 +274,11 @@ class Observer:
         self.events: list[Any] = []
         self.durations: list[float] = []
 
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def call_started(self, event: vb.CallStarted) -> None:
         self.events.append(("started", event.operation.name, event.call_id))
 
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def call_finished(self, event: vb.CallFinished) -> None:
         self.events.append(("finished", event.operation.name, event.call_id, event.outcome, type(event.error)))
         self.durations.append(event.duration)
@@ -328,7 +328,7 @@ async def test_a_broken_observer_never_breaks_calls(caplog: pytest.LogCaptureFix
     """An exception in a hook is logged, and the call still succeeds."""
 
     class Broken:
-        @vb.hookimpl
+        @vb.plugin.hookimpl
         def call_started(self, event: vb.CallStarted) -> None:
             raise RuntimeError("observer bug")
 

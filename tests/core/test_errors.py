@@ -9,7 +9,7 @@ import viam_billing as vb
 @pytest.mark.parametrize(
     ("code", "cls"),
     [
-        (1, vb.CancelledError),
+        (1, vb.CancelledStatusError),
         (2, vb.UnknownError),
         (3, vb.InvalidArgumentError),
         (4, vb.DeadlineExceededError),

@@ -18,11 +18,11 @@ class Transport(viam_billing.AsyncTransport):
     def __init__(self, **options):
         self.options = options
 
-@viam_billing.hookimpl
+@viam_billing.plugin.hookimpl
 def register_transports(register):
     register("carrier-pigeon", Transport)
 
-@viam_billing.hookimpl
+@viam_billing.plugin.hookimpl
 def register_sinks(register):
     register("pigeonhole", lambda rest: ("sink", rest))
 """
@@ -34,7 +34,7 @@ raise ImportError("needs libpigeon 2")
 INVALID_HOOK = """
 import viam_billing
 
-@viam_billing.hookimpl
+@viam_billing.plugin.hookimpl
 def register_transports(register, surprise):
     pass
 """
@@ -42,7 +42,7 @@ def register_transports(register, surprise):
 FAILING_HOOK = """
 import viam_billing
 
-@viam_billing.hookimpl
+@viam_billing.plugin.hookimpl
 def register_sinks(register):
     raise RuntimeError("config file missing")
 """
@@ -148,11 +148,11 @@ class _Provider:
         self.options = options
         return vb.MockTransport(lambda operation, request: operation.response_type())
 
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def register_transports(self, register: Any) -> None:
         register("fake", self.make)
 
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def register_sinks(self, register: Any) -> None:
         register("memory", lambda rest: _MemorySink(rest))
 
@@ -201,7 +201,7 @@ def test_a_second_plugin_of_the_same_name_is_listed_apart() -> None:
     registry.register(_Provider(), "provider")
 
     class Other:
-        @vb.hookimpl
+        @vb.plugin.hookimpl
         def register_transports(self, register: Any) -> None:
             register("other", lambda **options: None)
 
@@ -219,11 +219,11 @@ def test_a_failing_second_hook_leaves_nothing_registered() -> None:
     """A plugin whose register_sinks fails keeps none of the transports its register_transports gave."""
 
     class Half:
-        @vb.hookimpl
+        @vb.plugin.hookimpl
         def register_transports(self, register: Any) -> None:
             register("half-transport", lambda **options: None)
 
-        @vb.hookimpl
+        @vb.plugin.hookimpl
         def register_sinks(self, register: Any) -> None:
             raise RuntimeError("no config")
 

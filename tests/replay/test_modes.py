@@ -201,7 +201,7 @@ class FakeTransport(vb.AsyncTransport):
 
 
 class FakePlugin:
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def register_transports(self, register: Any) -> None:
         register("fake", FakeTransport)
 

@@ -186,7 +186,7 @@ def test_public_names():
 
 
 class _MockPlugin:
-    @vb.hookimpl
+    @vb.plugin.hookimpl
     def register_transports(self, register):
         register("mock", lambda **options: vb.MockTransport(handler))
 

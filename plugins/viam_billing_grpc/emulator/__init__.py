@@ -38,7 +38,7 @@ and negative amounts INVALID_ARGUMENT.
 
 from __future__ import annotations
 
-from viam_billing._exports import publish as _publish
+from viam_billing.plugin import publish as _publish
 
 from ._emulator import DEFAULT_API_KEY as DEFAULT_API_KEY
 from ._emulator import DEFAULT_API_KEY_ID as DEFAULT_API_KEY_ID

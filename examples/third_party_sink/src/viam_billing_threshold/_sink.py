@@ -71,7 +71,7 @@ class ThresholdSink(vb.Sink):
             file.write(json.dumps(alert) + "\n")
 
 
-@vb.hookimpl
+@vb.plugin.hookimpl
 def register_sinks(register: RegisterSink) -> None:
     """Register the ``threshold`` scheme."""
     register("threshold", ThresholdSink.from_spec)
