@@ -530,4 +530,6 @@ def connect(
     registry = registry or get_registry()
     timeout = v.require_timeout(timeout)
     built_sinks = [registry.create_sink(sink) if isinstance(sink, str) else sink for sink in sinks]
-    return BillingClient(registry.create_transport(transport, **options), timeout=timeout, sinks=built_sinks, registry=registry)
+    return BillingClient(
+        registry.create_transport(transport, **options), timeout=timeout, sinks=built_sinks, registry=registry
+    )

@@ -185,11 +185,13 @@ class PluginRegistry:
             entry.info = self._warn(entry.info, f"import of {entry.info.module!r} failed: {type(exc).__name__}: {exc}")
             return
         error = self._add(plugin)
-        if error is None:
-            entry.plugin = plugin
-            entry.info = attrs.evolve(entry.info, loaded=True)
-        else:
+        if error is not None:
             entry.info = self._warn(entry.info, error)
+            return
+        for other in self._entries.values():  # the same module listed under other names is loaded too
+            if other.entry_point.value == entry.entry_point.value and other.info.error is None:
+                other.plugin = plugin
+                other.info = attrs.evolve(other.info, loaded=True)
 
     def _add(self, plugin: object) -> str | None:
         """Register ``plugin`` with pluggy; return why it failed, or ``None``.
@@ -297,7 +299,9 @@ class PluginRegistry:
         return factory
 
     def _known(self, kind: PluginKind) -> str:
-        names = set(self._table(kind)) | {name for (k, name), e in self._entries.items() if k == kind and not e.info.error}
+        names = set(self._table(kind)) | {
+            name for (k, name), e in self._entries.items() if k == kind and not e.info.error
+        }
         return ", ".join(sorted(names)) or "none"
 
     def create_transport(self, name: str, **options: Any) -> AsyncTransport:

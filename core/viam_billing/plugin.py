@@ -39,6 +39,7 @@ What is here:
 
 from __future__ import annotations
 
+from . import __all__ as _top_level
 from ._enums import StatusCode as StatusCode
 from ._errors import BillingError as BillingError
 from ._errors import ConfigurationError as ConfigurationError
@@ -53,7 +54,6 @@ from ._errors import ValidationError as ValidationError
 from ._errors import status_error as status_error
 from ._events import CallFinished as CallFinished
 from ._events import CallStarted as CallStarted
-from . import __all__ as _top_level
 from ._exports import publish as publish
 from ._files import atomic_file as atomic_file
 from ._files import atomic_write as atomic_write

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from . import _models as m
-from ._client import BillingClient, PdfDestination
+from ._client import DEFAULT_TRANSPORT, BillingClient, PdfDestination
 from ._client import connect as _connect
 from ._errors import BillingError
 from ._operations import Operation
@@ -247,17 +247,12 @@ async def _build(factory: Callable[[], BillingClient]) -> BillingClient:
 
 
 def connect(
+    transport: str = DEFAULT_TRANSPORT,
     *,
-    address: str | None = None,
-    api_key: str | None = None,
-    api_key_id: str | None = None,
-    access_token: str | None = None,
-    insecure: bool = False,
-    transport: str = "grpc",
     timeout: float | None = None,
     sinks: Sequence[str | Sink] = (),
     backend: Backend = "asyncio",
-    **transport_options: Any,
+    **options: Any,
 ) -> SyncBillingClient:
     """Connect like :func:`viam_billing.connect`, for blocking code; use the result as a context manager.
 
@@ -266,21 +261,7 @@ def connect(
         with viam_billing.sync.connect(api_key=key, api_key_id=key_id, sinks=["sqlite:billing.db"]) as billing:
             print(billing.get_current_month_usage(org_id).subtotal)
 
-    Takes the same arguments as :func:`viam_billing.connect`, plus ``backend`` (``"asyncio"`` or ``"trio"``)
-    for the private event loop, and raises the same errors.
+    Takes the same arguments as :func:`viam_billing.connect` (the transport's options among them), plus
+    ``backend`` (``"asyncio"`` or ``"trio"``) for the private event loop, and raises the same errors.
     """
-    return SyncBillingClient(
-        partial(
-            _connect,
-            address=address,
-            api_key=api_key,
-            api_key_id=api_key_id,
-            access_token=access_token,
-            insecure=insecure,
-            transport=transport,
-            timeout=timeout,
-            sinks=sinks,
-            **transport_options,
-        ),
-        backend=backend,
-    )
+    return SyncBillingClient(partial(_connect, transport, timeout=timeout, sinks=sinks, **options), backend=backend)

@@ -417,3 +417,13 @@ def test_open_enums_parse_their_unknown_names() -> None:
     for bad in ("UNKNOWN_", "UNKNOWN_x", "XUNKNOWN_3", "per machine"):
         with pytest.raises(ValueError, match="is not a UsageCostType name"):
             vb.UsageCostType.from_name(bad)
+
+
+async def test_mock_transport_refuses_a_handler_answer_of_the_wrong_type() -> None:
+    """A handler returning another operation's response fails loudly, for unary calls and each streamed item."""
+    wrong = client_for(lambda operation, request: vb.GetInvoicesSummaryResponse())
+    with pytest.raises(TypeError, match="returned GetInvoicesSummaryResponse for GetCurrentMonthUsage"):
+        await wrong.get_current_month_usage("org-1")
+    streaming = client_for(lambda operation, request: [vb.GetInvoicePdfResponse(chunk=b"%PDF"), vb.UsageCost()])
+    with pytest.raises(TypeError, match="returned UsageCost for GetInvoicePdf"):
+        await streaming.get_invoice_pdf_bytes("inv-1", "org-1")
