@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import viam_billing
-from viam_billing_sinks import safe_name
+from viam_billing.plugin import safe_name
 
 
 @contextlib.asynccontextmanager

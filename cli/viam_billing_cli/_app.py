@@ -14,20 +14,21 @@ import attrs
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-
-from .._client import BillingClient, connect
-from .._errors import (
+from viam_billing import (
+    DEFAULT_TRANSPORT,
+    BillingClient,
     BillingError,
     ConfigurationError,
     PermissionDeniedError,
+    Sink,
     StatusError,
     TransportError,
     UnauthenticatedError,
     UnknownSinkError,
     UnknownTransportError,
     ValidationError,
+    connect,
 )
-from .._sinks import Sink
 
 __all__ = ["EXIT_CODES", "Settings", "cli", "fail", "main", "pass_settings"]
 
@@ -63,7 +64,7 @@ class Settings:
 
     address: str | None = None
     insecure: bool = False
-    transport: str = "grpc"
+    transport: str = DEFAULT_TRANSPORT
     cassette: str | None = None
     record_mode: str | None = None
     timeout: float | None = None
@@ -95,25 +96,23 @@ class Settings:
         key = key or click.prompt("API key", hide_input=True, err=True)
         return key, key_id
 
-    def connect(self, *, sinks: Sequence[str | Sink] = (), **extra: Any) -> BillingClient:
-        """A client as the global options describe it, with ``sinks`` attached."""
-        options: dict[str, Any] = {}
-        if self.cassette is not None:
-            options["cassette"] = self.cassette
-        if self.record_mode is not None:
-            options["record_mode"] = self.record_mode
+    def connect(self, *, sinks: Sequence[str | Sink] = ()) -> BillingClient:
+        """A client as the global options describe it, with ``sinks`` attached.
+
+        Only the options the user gave reach the transport, so its own defaults hold for the rest; the
+        credentials come from :meth:`credentials`. Raises what :func:`viam_billing.connect` raises.
+        """
         key, key_id = self.credentials()
-        return connect(
-            address=self.address,
-            api_key=key,
-            api_key_id=key_id,
-            insecure=self.insecure,
-            transport=self.transport,
-            timeout=self.timeout,
-            sinks=sinks,
-            **options,
-            **extra,
-        )
+        given: dict[str, Any] = {
+            "address": self.address,
+            "insecure": self.insecure or None,  # a flag left off is not an option given
+            "cassette": self.cassette,
+            "record_mode": self.record_mode,
+            "api_key": key,
+            "api_key_id": key_id,
+        }
+        options = {name: value for name, value in given.items() if value is not None}
+        return connect(self.transport, timeout=self.timeout, sinks=sinks, **options)
 
     def run(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``await function(*args)`` on a fresh event loop of the chosen backend."""
@@ -161,7 +160,9 @@ _EPILOG += (
 @click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--address", metavar="HOST:PORT", help="The billing service (default: app.viam.com:443).")
 @click.option("--insecure", is_flag=True, help="Plain-text HTTP/2 without TLS: only for a local emulator.")
-@click.option("--transport", default="grpc", show_default=True, help="A registered transport (see `plugins`).")
+@click.option(
+    "--transport", default=DEFAULT_TRANSPORT, show_default=True, help="A registered transport (see `plugins`)."
+)
 @click.option(
     "--cassette",
     type=click.Path(dir_okay=False),

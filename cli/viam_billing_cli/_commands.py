@@ -3,40 +3,35 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+import viam_billing as vb
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
+from viam_billing import BillingClient, PluginInfo
+from viam_billing.plugin import safe_name
 
-from .. import _models as m
-from .. import _operations as ops
-from .._client import BillingClient
-from .._operations import Operation
-from .._plugins import list_plugins
 from ._app import EXIT_USAGE, Settings, cli, fail, pass_settings
 from ._output import FORMAT_OPTION, print_result
+from ._render import money
 
 __all__ = ["charge", "invoice_pdf", "plugins", "usage"]
 
 
 def _show(
-    settings: Settings,
-    fmt: str,
-    operation: Operation[Any, Any],
-    request: m.Model,
-    call: Callable[[BillingClient], Awaitable[m.Model]],
+    settings: Settings, fmt: str, request: vb.Model, call: Callable[[BillingClient], Awaitable[vb.Model]]
 ) -> None:
-    """Run ``call`` (a typed client method, which checks the arguments) and print its result."""
+    """Run ``call`` (a typed client method, which checks the arguments) and print its result for ``request``."""
 
-    async def go() -> m.Model:
+    async def go() -> vb.Model:
         async with settings.connect() as client:
             return await call(client)
 
-    print_result(settings, fmt, operation, request, settings.run(go))
+    print_result(settings, fmt, request, settings.run(go))
 
 
 @cli.command()
@@ -45,8 +40,8 @@ def _show(
 @pass_settings
 def usage(settings: Settings, org_id: str, fmt: str) -> None:
     """The organization's usage and costs this month so far."""
-    request = m.GetCurrentMonthUsageRequest(org_id=org_id)
-    _show(settings, fmt, ops.GET_CURRENT_MONTH_USAGE, request, lambda c: c.get_current_month_usage(org_id))
+    request = vb.GetCurrentMonthUsageRequest(org_id=org_id)
+    _show(settings, fmt, request, lambda c: c.get_current_month_usage(org_id))
 
 
 @cli.command()
@@ -55,8 +50,8 @@ def usage(settings: Settings, org_id: str, fmt: str) -> None:
 @pass_settings
 def invoices(settings: Settings, org_id: str, fmt: str) -> None:
     """The organization's invoices and outstanding balance."""
-    request = m.GetInvoicesSummaryRequest(org_id=org_id)
-    _show(settings, fmt, ops.GET_INVOICES_SUMMARY, request, lambda c: c.get_invoices_summary(org_id))
+    request = vb.GetInvoicesSummaryRequest(org_id=org_id)
+    _show(settings, fmt, request, lambda c: c.get_invoices_summary(org_id))
 
 
 @cli.command()
@@ -65,8 +60,8 @@ def invoices(settings: Settings, org_id: str, fmt: str) -> None:
 @pass_settings
 def info(settings: Settings, org_id: str, fmt: str) -> None:
     """How the organization pays: method, billing e-mail, tier."""
-    request = m.GetOrgBillingInformationRequest(org_id=org_id)
-    _show(settings, fmt, ops.GET_ORG_BILLING_INFORMATION, request, lambda c: c.get_org_billing_information(org_id))
+    request = vb.GetOrgBillingInformationRequest(org_id=org_id)
+    _show(settings, fmt, request, lambda c: c.get_org_billing_information(org_id))
 
 
 @cli.command()
@@ -74,8 +69,8 @@ def info(settings: Settings, org_id: str, fmt: str) -> None:
 @pass_settings
 def tiers(settings: Settings, fmt: str) -> None:
     """The billing tiers an organization can be put on."""
-    request = m.GetAvailableBillingTiersRequest()
-    _show(settings, fmt, ops.GET_AVAILABLE_BILLING_TIERS, request, lambda c: c.get_available_billing_tiers())
+    request = vb.GetAvailableBillingTiersRequest()
+    _show(settings, fmt, request, lambda c: c.get_available_billing_tiers())
 
 
 @cli.command("location-org")
@@ -84,9 +79,9 @@ def tiers(settings: Settings, fmt: str) -> None:
 @pass_settings
 def location_org(settings: Settings, location_id: str, fmt: str) -> None:
     """Which organization pays for a location."""
-    request = m.GetLocationBillingOrganizationRequest(location_id=location_id)
+    request = vb.GetLocationBillingOrganizationRequest(location_id=location_id)
     call = lambda c: c.get_location_billing_organization(location_id)  # noqa: E731
-    _show(settings, fmt, ops.GET_LOCATION_BILLING_ORGANIZATION, request, call)
+    _show(settings, fmt, request, call)
 
 
 @cli.command("invoice-pdf")
@@ -101,9 +96,7 @@ def location_org(settings: Settings, location_id: str, fmt: str) -> None:
 @pass_settings
 def invoice_pdf(settings: Settings, org_id: str, invoice_id: str, output: Path | None) -> None:
     """Download an invoice PDF, with a progress bar; the file appears only once it is complete."""
-    import viam_billing_sinks as sinks
-
-    path = output or Path(f"{sinks.safe_name(invoice_id)}.pdf")
+    path = output or Path(f"{safe_name(invoice_id)}.pdf")
     directory = path.resolve().parent
     if not directory.is_dir():
         fail(f"the directory {str(directory)!r} does not exist", EXIT_USAGE)
@@ -171,21 +164,19 @@ def charge(
     yes: bool,
 ) -> None:
     """Charge an organization. Shows the charge and asks first; never retried (a retry could charge twice)."""
-    import viam_billing_sinks as sinks
-
     summary = _summary(
         "This will charge",
         organization=org_id,
-        subtotal=sinks.money(subtotal),
-        tax=sinks.money(tax),
-        total=sinks.money(subtotal + tax),
+        subtotal=money(subtotal),
+        tax=money(tax),
+        total=money(subtotal + tax),
         description=description,
         branding=branding_org,
         confirmation_email="no" if no_email else "yes",
     )
-    _confirm(settings, yes, summary, f"Charge {sinks.money(subtotal + tax)} to {org_id}?")
+    _confirm(settings, yes, summary, f"Charge {money(subtotal + tax)} to {org_id}?")
 
-    async def go() -> m.ChargeOrganizationResponse:
+    async def go() -> vb.ChargeOrganizationResponse:
         async with settings.connect() as client:
             return await client.charge_organization(org_id, subtotal, tax, description, branding_org, no_email)
 
@@ -243,7 +234,7 @@ def set_location_org(settings: Settings, location_id: str, billing_org_id: str, 
     settings.out.print(f"{billing_org_id} now pays for {location_id}")
 
 
-def _change(settings: Settings, work: Any) -> None:
+def _change(settings: Settings, work: Callable[[BillingClient], Awaitable[None]]) -> None:
     async def go() -> None:
         async with settings.connect() as client:
             await work(client)
@@ -254,19 +245,45 @@ def _change(settings: Settings, work: Any) -> None:
 @cli.command()
 @pass_settings
 def plugins(settings: Settings) -> None:
-    """Every plugin found: its distribution and version, what it provides, and why it failed if it did."""
+    """Every plugin found: its distribution and version, what it provides, and why it failed if it did.
+
+    Each plugin is imported to show what it registers; one that fails to import is listed with the error.
+    """
     table = Table(title="viam-billing plugins", title_justify="left")
-    for column in ("plugin", "distribution", "version", "transports", "sinks", "status"):
+    for column in ("plugin", "distribution", "version", "provides", "status"):
         table.add_column(column, overflow="fold")  # names in full, wrapped if need be, never cut short
-    for info in list_plugins():
-        # Text, not markup: an error message may hold brackets.
-        status = Text("loaded", style="green") if info.error is None else Text.assemble(("failed: ", "red"), info.error)
-        table.add_row(
-            info.name,
-            info.distribution or "",
-            info.version or "",
-            ", ".join(info.transports),
-            ", ".join(info.sinks),
-            status,
-        )
+    for group in _per_plugin(vb.list_plugins(load=True)):
+        first = group[0]
+        name, distribution, version = first.module or first.name, first.distribution or "", first.version or ""
+        table.add_row(name, distribution, version, _provides(group), _status(group))
     settings.out.print(table)
+
+
+def _per_plugin(infos: Iterable[PluginInfo]) -> list[list[PluginInfo]]:
+    """The entries grouped by plugin (a module is listed once per name it provides), in the order found."""
+    groups: dict[tuple[str, str | None], list[PluginInfo]] = {}
+    for info in infos:
+        groups.setdefault((info.module or info.name, info.distribution), []).append(info)
+    return list(groups.values())
+
+
+def _provides(group: Sequence[PluginInfo]) -> str:
+    parts = [f"{label}: {names}" for label, names in (("transports", _names(group, "transport")),
+                                                      ("sinks", _names(group, "sink"))) if names]  # fmt: skip
+    if any(info.kind == "observer" for info in group):
+        parts.append("call observer")
+    return "; ".join(parts)
+
+
+def _names(group: Sequence[PluginInfo], kind: str) -> str:
+    # What the plugin registered, then any name it is listed under but did not register (it failed to load).
+    registered = [name for info in group for name in (info.transports if kind == "transport" else info.sinks)]
+    return ", ".join(dict.fromkeys([*registered, *(info.name for info in group if info.kind == kind)]))
+
+
+def _status(group: Sequence[PluginInfo]) -> Text:
+    # Text, not markup: an error message may hold brackets.
+    status = Text("loaded", style="green") if any(i.loaded for i in group) else Text()
+    for error in dict.fromkeys(i.error for i in group if i.error is not None):
+        status.append_text(Text.assemble("; " if status else "", ("failed: ", "red"), error))
+    return status or Text("not loaded", style="yellow")

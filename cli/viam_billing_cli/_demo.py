@@ -1,7 +1,7 @@
 """``demo`` (the whole job, offline, against the local emulator) and ``emulator`` (serve it for your own tests).
 
-The emulator is part of the grpc plugin; it is imported only when one of these commands runs, so the core never
-loads the gRPC machinery by itself.
+The emulator is part of the grpc plugin; it is imported only when one of these commands runs, so that the other
+commands (and a broken or missing grpc plugin) never pay for it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import click
+import viam_billing as vb
 from rich.text import Text
 
-from .._client import connect
 from ._app import EXIT_FAILED, EXIT_OK, Settings, cli, fail, pass_settings
 from ._export import OrgExport, print_summary, run_export, where_it_went
 from ._report import print_report
@@ -54,7 +54,7 @@ def demo(settings: Settings, directory: Path, concurrency: int, chart: bool) -> 
         async with module.Emulator() as emulator:
             settings.err.print(f"emulator listening on {emulator.address} (loopback only, seeded data)")
             options: dict[str, Any] = emulator.connect_options()
-            client = connect(**options, transport="grpc", sinks=specs, timeout=settings.timeout or 30.0)
+            client = vb.connect("grpc", timeout=settings.timeout or 30.0, sinks=specs, **options)
             outcomes = await run_export(client, list(emulator.org_ids), concurrency=concurrency, console=settings.err)
             return outcomes, emulator.address, where_it_went(client.sinks)
 

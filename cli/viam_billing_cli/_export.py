@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import attrs
 import click
+import viam_billing as vb
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
+from viam_billing import BillingClient, BillingError, Sink, SinkError
+from viam_billing_sinks import PdfSink
 
-from .. import _models as m
-from .._client import BillingClient
-from .._errors import BillingError, SinkError
-from .._sinks import Sink
 from ._app import ENV_PRIMARY_ORG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Settings, cli, fail, pass_settings
+from ._render import money
 
-if TYPE_CHECKING:
-    from viam_billing_sinks import InvoicePdfStore
-
-__all__ = ["DEFAULT_SINKS", "OrgExport", "export_organizations", "print_summary"]
+__all__ = ["DEFAULT_SINKS", "OrgExport", "download_missing_pdf", "export_organizations", "print_summary"]
 
 DEFAULT_SINKS = ("sqlite:viam-billing.db", "pdf:invoices", "console")
 
@@ -49,18 +46,27 @@ class OrgExport:
         return not self.errors
 
 
-def _pdf_stores(client: BillingClient) -> list[InvoicePdfStore]:
-    """The attached sinks that keep invoice PDFs (:class:`viam_billing_sinks.InvoicePdfStore`)."""
-    from viam_billing_sinks import InvoicePdfStore
+async def download_missing_pdf(client: BillingClient, sink: PdfSink, org_id: str, invoice_id: str) -> bool:
+    """Download the invoice's PDF to where ``sink`` keeps it, unless it is there; return whether it downloaded.
 
-    return [sink for sink in client.sinks if isinstance(sink, InvoicePdfStore)]
+    The PDF streams straight to disk: the client writes a temporary file beside the target and renames it once
+    complete, so on any failure (raised as the client raises it) nothing is left and a later export tries again.
+    """
+    path = sink.path_for(org_id, invoice_id)
+    if path.is_file():  # an issued invoice's PDF never changes: the copy kept is never replaced
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await client.get_invoice_pdf(invoice_id, org_id, path)
+    return True
 
 
 async def export_organization(client: BillingClient, org_id: str, step: Step) -> OrgExport:
     """Fetch one organization's month usage, invoices summary, billing information and missing invoice PDFs.
 
-    Every result flows to the client's sinks. A sink failure is noted and the export goes on (the data was
-    fetched); any other failure ends this organization's export and is noted. Never raises a BillingError.
+    Every result flows to the client's sinks, and each invoice's PDF is downloaded into every attached
+    :class:`~viam_billing_sinks.PdfSink` that does not have it yet. A sink failure is noted and the export goes on
+    (the data was fetched); any other failure ends this organization's export and is noted. Never raises a
+    BillingError.
     """
     outcome = OrgExport(org_id=org_id)
 
@@ -75,24 +81,24 @@ async def export_organization(client: BillingClient, org_id: str, step: Step) ->
         return result
 
     try:
-        usage: m.GetCurrentMonthUsageResponse = await fetch("usage", lambda: client.get_current_month_usage(org_id))
+        usage: vb.GetCurrentMonthUsageResponse = await fetch("usage", lambda: client.get_current_month_usage(org_id))
         outcome.subtotal = usage.subtotal
-        summary: m.GetInvoicesSummaryResponse = await fetch("invoices", lambda: client.get_invoices_summary(org_id))
+        summary: vb.GetInvoicesSummaryResponse = await fetch("invoices", lambda: client.get_invoices_summary(org_id))
         outcome.invoices, outcome.outstanding = len(summary.invoices), summary.outstanding_balance
         await fetch("billing information", lambda: client.get_org_billing_information(org_id))
-        stores = _pdf_stores(client)
-        step("invoice PDFs", grow=len(summary.invoices) * len(stores))
+        pdf_sinks = [sink for sink in client.sinks if isinstance(sink, PdfSink)]
+        step("invoice PDFs", grow=len(summary.invoices) * len(pdf_sinks))
         for invoice in summary.invoices:
-            for store in stores:
+            for sink in pdf_sinks:
                 step(f"PDF {invoice.id}")
-                if await store.store_invoice_pdf(client, org_id, invoice.id):
+                if await download_missing_pdf(client, sink, org_id, invoice.id):
                     outcome.pdfs_downloaded += 1
                 else:
                     outcome.pdfs_kept += 1
                 step(f"PDF {invoice.id}", advance=1)
     except BillingError as exc:
         outcome.errors.append(str(exc))
-    except OSError as exc:  # a PDF store that could not write
+    except OSError as exc:  # a PDF that could not be written
         outcome.errors.append(f"{type(exc).__name__}: {exc}")
     return outcome
 
@@ -132,7 +138,6 @@ async def export_organizations(
 
 def print_summary(console: Console, outcomes: Sequence[OrgExport]) -> None:
     """The final summary, one entry per organization: a table on a wide console, lines on a narrow one."""
-    from viam_billing_sinks import money
 
     def amount(value: float | None) -> str:
         return "" if value is None else money(value)

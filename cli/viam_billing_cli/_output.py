@@ -6,15 +6,13 @@ import csv
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Any
 
 import click
+import viam_billing as vb
+from viam_billing_sinks import tables_for
 
-from .. import _models as m
-from .._operations import Operation, org_id_of
-from .._serde import to_data
-from .._sinks import Record
 from ._app import Settings
+from ._render import render_result
 
 __all__ = ["FORMAT_OPTION", "print_result"]
 
@@ -32,26 +30,22 @@ FORMAT_OPTION = click.option(
 _CSV_TABLE = {"GetCurrentMonthUsage": "usage_lines"}
 
 
-def print_result(
-    settings: Settings, fmt: str, operation: Operation[Any, Any], request: m.Model, result: m.Model
-) -> None:
-    """Print ``result`` in the chosen format."""
-    # The sinks plugin renders and flattens; it ships with viam-billing, so the command line may lean on it.
-    import viam_billing_sinks as sinks
-
-    org_id = org_id_of(request)
+def print_result(settings: Settings, fmt: str, request: vb.Model, result: vb.Model) -> None:
+    """Print ``result``, the answer to ``request``, in the chosen format."""
+    org_id = vb.org_id_of(request)
     if fmt == "json":
-        click.echo(json.dumps(to_data(result), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(vb.to_data(result), indent=2, ensure_ascii=False))
         return
     if fmt == "csv":
-        record = Record(
+        operation = vb.OPERATIONS.for_request(request)
+        record = vb.Record(
             operation=operation, request=request, result=result, org_id=org_id, fetched_at=datetime.now(timezone.utc)
         )
-        tables = sinks.tables_for(record)
+        tables = tables_for(record)
         wanted = _CSV_TABLE.get(operation.name)
         table = next((t for t in tables if t.name == wanted), tables[0])
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(table.columns)
         writer.writerows(table.rows)
         return
-    settings.out.print(sinks.render_result(result, org_id=org_id))
+    settings.out.print(render_result(result, org_id=org_id))

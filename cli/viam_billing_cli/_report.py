@@ -6,17 +6,15 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from viam_billing_sinks import History, MonthlyCost, MonthlyInvoices
 
 from ._app import Settings, cli, pass_settings
-
-if TYPE_CHECKING:
-    from viam_billing_sinks import MonthlyCost, MonthlyInvoices
+from ._render import cost_type_label, money
 
 __all__ = ["print_report"]
 
@@ -29,20 +27,17 @@ def print_report(console: Console, database: Path, org_ids: Sequence[str] = (), 
 
     Raises :class:`~viam_billing.ConfigurationError` when the database does not exist or cannot be read.
     """
-    import viam_billing_sinks as sinks
-
-    with sinks.History(database) as history:
+    with History(database) as history:
         costs = history.monthly_costs(org_ids)
         invoices = history.monthly_invoices(org_ids)
         organizations = history.organizations()
-    money = sinks.money
     scope = ", ".join(org_ids) if org_ids else f"{len(organizations)} organization(s)"
     console.print(Text(f"Billing report for {scope}, from {database}", style="bold"))
 
     months = sorted({c.month for c in costs})
     by_type: dict[str, dict[str, float]] = defaultdict(dict)
     for c in costs:
-        by_type[sinks.cost_type_label(c.cost_type)][c.month] = c.cost
+        by_type[cost_type_label(c.cost_type)][c.month] = c.cost
     title = "Usage cost per month and cost type"
     table = Table(title=title, title_justify="left", show_footer=True, min_width=len(title))
     table.add_column("cost type", footer="total")
@@ -75,7 +70,6 @@ def print_report(console: Console, database: Path, org_ids: Sequence[str] = (), 
 def _charts(costs: Sequence[MonthlyCost], invoices: Sequence[MonthlyInvoices], console: Console) -> str:
     """Two terminal charts: cost per month (invoiced and usage so far) and the latest month by cost type."""
     import plotext as plt  # type: ignore[import-untyped]
-    import viam_billing_sinks as sinks
 
     width = max(60, min(console.width, 100))
     colored = console.is_terminal and not console.no_color
@@ -98,7 +92,7 @@ def _charts(costs: Sequence[MonthlyCost], invoices: Sequence[MonthlyInvoices], c
     if usage:
         latest = max(usage)
         ranked = sorted(
-            ((sinks.cost_type_label(c.cost_type), c.cost) for c in costs if c.month == latest), key=lambda p: -p[1]
+            ((cost_type_label(c.cost_type), c.cost) for c in costs if c.month == latest), key=lambda p: -p[1]
         )
         # The biggest few by name; a long tail of cents would only crowd the chart.
         lines = ranked[:_CHART_TYPES]

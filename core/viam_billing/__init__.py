@@ -224,7 +224,6 @@ __getattr__, __dir__ = _lazy(
         **dict.fromkeys(
             [
                 "BLOCK_ENV",
-                "DEFAULT_TRANSPORT",
                 "DISABLE_AUTOLOAD_ENV",
                 "ENTRY_POINT_GROUPS",
                 "PluginInfo",

@@ -80,7 +80,6 @@ from .hookspecs import TransportFactory as TransportFactory
 from .hookspecs import hookimpl as hookimpl
 
 __all__ = [
-    "OPERATIONS",
     "AsyncTransport",
     "BillingError",
     "CallFinished",
@@ -92,6 +91,7 @@ __all__ = [
     "FieldKind",
     "Model",
     "ModelField",
+    "OPERATIONS",
     "Operation",
     "PluginError",
     "Record",

@@ -1,41 +1,35 @@
-"""viam-billing's built-in output sinks, registered through the ``register_sinks`` hook like any plugin.
+"""viam-billing's built-in file sinks, registered through the ``register_sinks`` hook like any plugin.
 
 ==================  ========================================================================================
 spec                what it does
 ==================  ========================================================================================
-``console``         readable tables on the terminal (``console:stderr`` for standard error)
 ``jsonl:PATH``      one JSON object per record, encoded as cassettes are (``jsonl:-``: standard output)
 ``csv:DIR``         one CSV file per record kind, header once, rows appended
 ``sqlite:PATH``     the history database, with a versioned, migrated schema (``sqlite:`` alone:
                     ``viam-billing.db`` in the working directory)
-``pdf:DIR``         invoice PDFs as ``DIR/<org>/<invoice>.pdf``, atomically, never downloaded twice
+``pdf:DIR``         invoice PDFs as ``DIR/<org>/<invoice>.pdf``, atomically, never replacing one already kept
 ==================  ========================================================================================
 
 Example::
 
-    async with viam_billing.connect(sinks=["sqlite:billing.db", "console"], ...) as billing:
-        await billing.get_current_month_usage(org_id)   # stored and printed
+    async with viam_billing.connect(api_key=..., api_key_id=..., sinks=["sqlite:billing.db"]) as billing:
+        await billing.get_current_month_usage(org_id)   # stored in the history
 
-:class:`History` reads the SQLite history back (``viam-billing report`` uses it).
+The ``console`` sink (tables on the terminal) comes with the command line, :mod:`viam_billing_cli.console`.
+:class:`History` reads the SQLite history back (``viam-billing report`` uses it); :func:`tables_for` flattens a
+record into the rows the CSV and SQLite sinks store.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-
-from viam_billing._exports import lazy as _lazy
 from viam_billing.plugin import publish as _publish
 
 from ._csv import CsvSink as CsvSink
-from ._files import safe_name as safe_name
 from ._jsonl import JsonlSink as JsonlSink
 from ._jsonl import read_records as read_records
-from ._pdf import InvoicePdfStore as InvoicePdfStore
 from ._pdf import PdfSink as PdfSink
 from ._plugin import register_sinks as register_sinks
 from ._rows import Table as Table
-from ._rows import cost_type_label as cost_type_label
-from ._rows import source_label as source_label
 from ._rows import tables_for as tables_for
 from ._sqlite import SCHEMA_VERSION as SCHEMA_VERSION
 from ._sqlite import History as History
@@ -45,10 +39,8 @@ from ._sqlite import SqliteSink as SqliteSink
 from ._sqlite import migrate as migrate
 
 __all__ = [
-    "ConsoleSink",
     "CsvSink",
     "History",
-    "InvoicePdfStore",
     "JsonlSink",
     "MonthlyCost",
     "MonthlyInvoices",
@@ -56,26 +48,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "SqliteSink",
     "Table",
-    "cost_type_label",
     "migrate",
-    "money",
     "read_records",
     "register_sinks",
-    "render_result",
-    "safe_name",
-    "source_label",
     "tables_for",
 ]
 
 _publish(globals())
-
-if _TYPE_CHECKING:
-    from ._console import ConsoleSink as ConsoleSink
-    from ._render import money as money
-    from ._render import render_result as render_result
-
-# Terminal rendering loads rich, which only the console sink and the command line use: loaded on first use.
-__getattr__, __dir__ = _lazy(
-    globals(),
-    {"ConsoleSink": "._console:ConsoleSink", "money": "._render:money", "render_result": "._render:render_result"},
-)

@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import anyio.to_thread
 import viam_billing as vb
-from viam_billing import BillingClient, ConfigurationError, Record, Sink
-from viam_billing.plugin import atomic_write
+from viam_billing import ConfigurationError, Record, Sink
+from viam_billing.plugin import atomic_write, safe_name
 
-from ._files import ensure_writable_directory, safe_name
+from ._files import ensure_writable_directory
 
-__all__ = ["InvoicePdfStore", "PdfSink"]
-
-
-@runtime_checkable
-class InvoicePdfStore(Protocol):
-    """A sink that keeps invoice PDFs. The export job calls it for every invoice it lists, so that a PDF is
-    streamed straight to where it is kept, never held in memory, and only when it is missing.
-    """
-
-    async def store_invoice_pdf(self, client: BillingClient, org_id: str, invoice_id: str) -> bool:
-        """Download the invoice's PDF with ``client`` unless it is already kept; return whether it downloaded."""
-        ...
+__all__ = ["PdfSink"]
 
 
 class PdfSink(Sink):
-    """Keeps invoice PDFs as ``DIR/<org>/<invoice>.pdf``, written atomically, never downloading one twice.
+    """Keeps invoice PDFs as ``DIR/<org>/<invoice>.pdf``, written atomically, never replacing one it has.
 
-    Ids come from the server, so both become file names through :func:`safe_name`: an id such as ``../../x``
-    cannot escape ``DIR``. The export job hands it every listed invoice through :meth:`store_invoice_pdf`;
-    a ``GetInvoicePdf`` record written to it (a whole document) is saved the same way. Other records are
-    ignored.
+    Ids come from the server, so both become file names through :func:`viam_billing.plugin.safe_name`: an id
+    such as ``../../x`` cannot escape ``DIR``. A ``GetInvoicePdf`` record (the whole document, from
+    :meth:`~viam_billing.BillingClient.get_invoice_pdf_bytes`) is saved unless its file exists; other records
+    are ignored. A program that streams PDFs to disk instead (``viam-billing export`` does) downloads each
+    missing one itself with ``client.get_invoice_pdf(invoice_id, org_id, sink.path_for(org_id, invoice_id))``,
+    so the document is never held in memory; the sink never calls the client.
     """
 
     def __init__(self, directory: str | Path) -> None:
@@ -55,7 +45,7 @@ class PdfSink(Sink):
         ensure_writable_directory(self._directory, sink=self.name)
 
     def path_for(self, org_id: str, invoice_id: str) -> Path:
-        """Where the invoice's PDF is kept; always inside the sink's directory."""
+        """Where the invoice's PDF is kept; always inside the sink's directory (its parent may not exist yet)."""
         # safe_name never yields a separator, "." or "..", so the path stays two levels below the directory.
         return self._directory / safe_name(org_id) / f"{safe_name(invoice_id)}.pdf"
 
@@ -63,24 +53,12 @@ class PdfSink(Sink):
         """Whether the invoice's PDF is already saved."""
         return self.path_for(org_id, invoice_id).is_file()
 
-    async def store_invoice_pdf(self, client: BillingClient, org_id: str, invoice_id: str) -> bool:
-        """Download the PDF to :meth:`path_for` unless it is there; return whether it was downloaded.
-
-        The download streams to a temporary file beside the target (see
-        :meth:`~viam_billing.BillingClient.get_invoice_pdf`); on any failure nothing is left behind.
-        """
-        path = self.path_for(org_id, invoice_id)
-        if path.is_file():
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await client.get_invoice_pdf(invoice_id, org_id, path)
-        return True
-
     async def write(self, record: Record) -> None:
         request, result = record.request, record.result
         if not isinstance(request, vb.GetInvoicePdfRequest) or not isinstance(result, vb.GetInvoicePdfResponse):
             return
         path = self.path_for(request.org_id, request.id)
+        # An invoice's PDF does not change once issued: the copy already kept stays as it is.
         if path.is_file():
             return
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,8 @@
-"""The hook implementation that registers the built-in sinks."""
+"""The hook implementation that registers the built-in file sinks."""
 
 from __future__ import annotations
 
-from viam_billing.plugin import Sink, hookimpl
-from viam_billing.plugin import RegisterSink
+from viam_billing.plugin import RegisterSink, hookimpl
 
 from ._csv import CsvSink
 from ._jsonl import JsonlSink
@@ -15,15 +14,8 @@ __all__ = ["register_sinks"]
 
 @hookimpl
 def register_sinks(register: RegisterSink) -> None:
-    """Register ``console``, ``jsonl``, ``csv``, ``sqlite`` and ``pdf``."""
-    register("console", _console)
+    """Register ``jsonl``, ``csv``, ``sqlite`` and ``pdf`` (``console`` comes with the command line)."""
     register("jsonl", JsonlSink.from_spec)
     register("csv", CsvSink.from_spec)
     register("sqlite", SqliteSink.from_spec)
     register("pdf", PdfSink.from_spec)
-
-
-def _console(rest: str) -> Sink:
-    from ._console import ConsoleSink  # rich is loaded only when a console sink is asked for
-
-    return ConsoleSink.from_spec(rest)

@@ -1,4 +1,4 @@
-"""Records flattened into rows, one table per record kind; shared by the CSV sink and the command line."""
+"""Records flattened into rows, one table per record kind: for the CSV and SQLite sinks and ``--format csv``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import re
 from typing import Any
 
 import attrs
-import viam_billing as vb
 from viam_billing import Record, to_data
 from viam_billing.plugin import encode_time
 
-__all__ = ["Table", "cost_type_label", "source_label", "tables_for"]
+__all__ = ["Table", "tables_for"]
 
 
 @attrs.frozen(kw_only=True)
@@ -133,26 +132,3 @@ def tables_for(record: Record) -> list[Table]:
 
 def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=False)
-
-
-def _enum_from(cls: type[vb.OpenIntEnum], value: int | str) -> vb.OpenIntEnum:
-    return cls.from_name(value) if isinstance(value, str) else cls(value)
-
-
-def cost_type_label(value: int | str) -> str:
-    """A readable cost type, from its number or name: ``"binary data cloud storage"``.
-
-    Numbers this version does not know stay visible (``"cost type 31"``).
-    """
-    member = _enum_from(vb.UsageCostType, value)
-    if not member.is_known():
-        return f"cost type {int(member)}"
-    return member.name.removeprefix("USAGE_COST_TYPE_").replace("_", " ").lower()
-
-
-def source_label(value: int | str) -> str:
-    """A readable usage source type, from its number or name: ``"org"``, ``"fragment"``."""
-    member = _enum_from(vb.SourceType, value)
-    if not member.is_known():
-        return f"source {int(member)}"
-    return member.name.removeprefix("SOURCE_TYPE_").lower()

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 import viam_billing as vb
-from viam_billing._cli import main
+from viam_billing_cli import main
 
 NOV = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -44,12 +44,15 @@ def sample_handler(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
         return vb.GetAvailableBillingTiersResponse(tiers=("free", "pro"))
     if name == "ChargeOrganization":
         return vb.ChargeOrganizationResponse(invoice_id="inv-new")
+    if name == "GetLocationBillingOrganization":
+        return vb.GetLocationBillingOrganizationResponse(billing_organization_id=f"payer-of-{request.location_id}")
     return operation.response_type()
 
 
 class _State:
     handler: Callable[..., Any] = staticmethod(sample_handler)
     transports: list[vb.MockTransport] = []  # noqa: RUF012
+    options: list[dict[str, Any]] = []  # noqa: RUF012
 
 
 class _CliMockPlugin:
@@ -58,6 +61,7 @@ class _CliMockPlugin:
         def make(**options: Any) -> vb.MockTransport:
             transport = vb.MockTransport(lambda op, req: _State.handler(op, req))
             _State.transports.append(transport)
+            _State.options.append(options)
             return transport
 
         register("cli-mock", make)
@@ -85,7 +89,20 @@ def calls() -> list[vb.MockTransport]:
 
 
 @pytest.fixture
-def run(monkeypatch, capsys, calls) -> Callable[..., Outcome]:
+def options() -> list[dict[str, Any]]:
+    """The keyword options each mock transport was built with, in order."""
+    _State.options = []
+    return _State.options
+
+
+@pytest.fixture
+def sent(calls) -> Callable[[], list[tuple[str, vb.Model]]]:
+    """``sent()``: every (operation name, request) the commands sent so far, in order."""
+    return lambda: [call for transport in calls for call in transport.calls]
+
+
+@pytest.fixture
+def run(monkeypatch, capsys, calls, options) -> Callable[..., Outcome]:
     """``run(*args, handler=..., env=...)``: viam-billing in-process on the mock transport; code, stdout, stderr."""
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("VIAM_API_KEY", "test-key-secret")

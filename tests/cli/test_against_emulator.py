@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -11,7 +12,7 @@ import sys
 import pytest
 from anyio.from_thread import start_blocking_portal
 from viam_billing import StatusCode
-from viam_billing._cli import main
+from viam_billing_cli import main
 
 # The emulator ships with the grpc plugin, built in parallel; until it is in the tree these tests wait.
 pytest.importorskip("viam_billing_grpc.emulator", reason="the grpc plugin's emulator is not installed")
@@ -84,6 +85,24 @@ def test_wrong_credentials_exit_3(cli, monkeypatch, emulator):
     assert "not-the-key" not in out + err
 
 
+def test_changes_reach_the_service_and_read_back(cli, emulator):
+    first, second = emulator.org_ids[:2]
+    location = "loc-acme-warehouse"
+    assert json.loads(cli("location-org", location, "-f", "json")[1]) == {"billing_organization_id": first}
+    assert cli("set-location-org", location, second, "--yes")[0] == 0
+    assert json.loads(cli("location-org", location, "-f", "json")[1]) == {"billing_organization_id": second}
+
+    assert cli("set-tier", first, "business", "--yes")[0] == 0
+    assert json.loads(cli("info", first, "-f", "json")[1])["billing_tier"] == "business"
+    code, _, err = cli("set-tier", first, "platinum", "--yes")
+    assert code == 4
+    assert "unknown billing tier 'platinum'" in err
+
+    code, out, _ = cli("send-payment-email", second, first, "--yes")
+    assert (code, out.strip().splitlines()[-1]) == (0, "sent")
+    assert emulator.emails == [(second, first)]
+
+
 def test_plugins_and_usage_over_grpc(cli, emulator):
     code, out, _ = cli("plugins")
     assert code == 0
@@ -117,7 +136,7 @@ def test_demo_runs_the_whole_job_offline_in_a_fresh_directory(monkeypatch, capsy
 def test_the_emulator_command_serves_until_stopped(tmp_path):
     env = {**os.environ, "COLUMNS": "200"}
     with subprocess.Popen(
-        [sys.executable, "-m", "viam_billing", "emulator", "--port", "0"],
+        [sys.executable, "-m", "viam_billing_cli", "emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -130,7 +149,7 @@ def test_the_emulator_command_serves_until_stopped(tmp_path):
             key_id = lines[2].split("=", 1)[1].strip()
             key = lines[3].split("=", 1)[1].strip()
             org = re.search(r"organizations: ([^,)]+)", lines[0]).group(1)
-            command = [sys.executable, "-m", "viam_billing", "--address", address, "--insecure", "invoices", org]
+            command = [sys.executable, "-m", "viam_billing_cli", "--address", address, "--insecure", "invoices", org]
             client = subprocess.run(
                 [*command, "-f", "json"],
                 capture_output=True,

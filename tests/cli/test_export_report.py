@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 import viam_billing as vb
 import viam_billing_sinks as sinks
-from viam_billing._cli._export import export_organizations
+from viam_billing_cli._export import export_organizations
 
 
 @pytest.fixture
@@ -92,35 +92,60 @@ def test_report_without_history_says_what_to_do(run, workdir):
     assert not (workdir / "missing.db").exists()
 
 
-class _PdfKeeper(vb.Sink):
-    """A third-party sink that keeps PDFs its own way: it implements InvoicePdfStore without subclassing."""
-
-    name = "keeper"
-
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, str]] = []
-
-    async def write(self, record):
-        pass
-
-    async def store_invoice_pdf(self, client, org_id, invoice_id):
-        self.asked.append((org_id, invoice_id))
-        return False
-
-
 class _Recorder(vb.Sink):
     name = "recorder"
 
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
     async def write(self, record):
-        pass
+        self.operations.append(record.operation.name)
 
 
 @pytest.mark.anyio
-async def test_export_hands_each_invoice_to_every_sink_that_keeps_pdfs(handler):
-    keeper, plain = _PdfKeeper(), _Recorder()
-    assert isinstance(keeper, sinks.InvoicePdfStore)
-    assert not isinstance(plain, sinks.InvoicePdfStore)
-    async with vb.BillingClient(vb.MockTransport(handler), sinks=[keeper, plain]) as client:
+async def test_export_downloads_each_missing_pdf_into_every_pdf_sink(handler, tmp_path):
+    first, second, plain = sinks.PdfSink(tmp_path / "a"), sinks.PdfSink(tmp_path / "b"), _Recorder()
+    transport = vb.MockTransport(handler)
+    async with vb.BillingClient(transport, sinks=[first, plain, second]) as client:
         (outcome,) = await export_organizations(client, ["org-1"])
-    assert keeper.asked == [("org-1", "inv-org-1")]
-    assert (outcome.ok, outcome.pdfs_kept, outcome.pdfs_downloaded) == (True, 1, 0)
+    assert (outcome.ok, outcome.pdfs_downloaded, outcome.pdfs_kept) == (True, 2, 0)
+    for pdf in (first, second):
+        assert pdf.path_for("org-1", "inv-org-1").read_bytes() == b"%PDF-1.4 body %%EOF"
+    request = vb.GetInvoicePdfRequest(id="inv-org-1", org_id="org-1")
+    assert [call for call in transport.calls if call[0] == "GetInvoicePdf"] == [("GetInvoicePdf", request)] * 2
+    # The PDFs stream to disk: no sink is handed the document.
+    assert plain.operations == ["GetCurrentMonthUsage", "GetInvoicesSummary", "GetOrgBillingInformation"]
+
+
+@pytest.mark.anyio
+async def test_export_never_replaces_a_pdf_it_already_has(handler, tmp_path):
+    pdf = sinks.PdfSink(tmp_path)
+    kept = pdf.path_for("org-1", "inv-org-1")
+    kept.parent.mkdir()
+    kept.write_bytes(b"%PDF- the copy kept")
+    transport = vb.MockTransport(handler)
+    async with vb.BillingClient(transport, sinks=[pdf]) as client:
+        (outcome,) = await export_organizations(client, ["org-1"])
+    assert (outcome.ok, outcome.pdfs_downloaded, outcome.pdfs_kept) == (True, 0, 1)
+    assert kept.read_bytes() == b"%PDF- the copy kept"
+    assert "GetInvoicePdf" not in [name for name, _ in transport.calls]
+
+
+@pytest.mark.anyio
+async def test_a_failed_pdf_download_is_reported_and_leaves_nothing(handler, tmp_path):
+    def dropped(operation, request):
+        if operation.name != "GetInvoicePdf":
+            return handler(operation, request)
+
+        async def chunks():
+            yield vb.GetInvoicePdfResponse(chunk=b"%PDF-")
+            raise vb.UnavailableError("reset", operation=operation.name)
+
+        return chunks()
+
+    pdf = sinks.PdfSink(tmp_path)
+    async with vb.BillingClient(vb.MockTransport(dropped), sinks=[pdf]) as client:
+        (outcome,) = await export_organizations(client, ["org-1"])
+    assert outcome.errors == ["GetInvoicePdf: UNAVAILABLE: reset"]
+    assert (outcome.invoices, outcome.pdfs_downloaded) == (1, 0)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

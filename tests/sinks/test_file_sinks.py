@@ -1,18 +1,18 @@
-"""The jsonl, csv, pdf and console sinks against real files."""
+"""The jsonl, csv and pdf sinks against real files."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
+from datetime import datetime, timezone
 
 import pytest
 import viam_billing as vb
 import viam_billing_sinks as sinks
 from hypothesis import given
 from hypothesis import strategies as st
-from rich.console import Console
+from viam_billing.plugin import safe_name
 
 pytestmark = pytest.mark.anyio
 
@@ -120,68 +120,53 @@ async def test_csv_refuses_a_file_with_another_layout_before_fetching(tmp_path, 
 # --- pdf ----------------------------------------------------------------------------------------------------------
 
 
-async def test_pdf_sink_saves_each_invoice_once_under_a_safe_name(tmp_path, make_client, pdf_bytes, sample_handler):
-    out = tmp_path / "pdfs"
-    pdf = sinks.PdfSink(out)
-    downloads = []
-
-    def counting(operation, request):
-        downloads.append(operation.name)
-        return sample_handler(operation, request)
-
-    async with make_client([pdf], counting) as client:
-        summary = await client.get_invoices_summary("org-1")
-        for invoice in summary.invoices:
-            assert await pdf.store_invoice_pdf(client, "org-1", invoice.id) is True
-        for invoice in summary.invoices:
-            assert await pdf.store_invoice_pdf(client, "org-1", invoice.id) is False
-    assert downloads.count("GetInvoicePdf") == 2
-    saved = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert saved == ["org-1/escape-" + sinks.safe_name("../../escape").rsplit("-", 1)[1] + ".pdf", "org-1/inv-1.pdf"]
-    assert (out / "org-1" / "inv-1.pdf").read_bytes() == pdf_bytes
-    assert not list(tmp_path.glob("escape*"))
-    assert not (tmp_path.parent / "escape.pdf").exists()
+def _pdf_record(invoice_id: str, chunk: bytes, org_id: str = "org-1") -> vb.Record:
+    return vb.Record(
+        operation=vb.OPERATIONS["GetInvoicePdf"],
+        request=vb.GetInvoicePdfRequest(id=invoice_id, org_id=org_id),
+        result=vb.GetInvoicePdfResponse(chunk=chunk),
+        org_id=org_id,
+        fetched_at=datetime.now(timezone.utc),
+    )
 
 
-async def test_pdf_download_failure_leaves_no_file_behind(tmp_path, make_client):
-    out = tmp_path / "pdfs"
-    pdf = sinks.PdfSink(out)
-
-    def broken(operation, request):
-        async def chunks():
-            yield vb.GetInvoicePdfResponse(chunk=b"%PDF-partial")
-            raise vb.UnavailableError("connection reset", operation=operation.name)
-
-        return chunks()
-
-    async with make_client([pdf], broken) as client:
-        with pytest.raises(vb.UnavailableError):
-            await pdf.store_invoice_pdf(client, "org-1", "inv-1")
-    assert [p.name for p in out.rglob("*") if p.is_file()] == []
-    assert not pdf.has("org-1", "inv-1")
-
-
-async def test_pdf_record_is_saved_atomically(tmp_path, pdf_bytes):
-    from datetime import datetime, timezone
-
+async def test_pdf_records_are_saved_under_safe_names_inside_the_directory(tmp_path, pdf_bytes):
     out = tmp_path / "pdfs"
     async with sinks.PdfSink(out) as pdf:
-        await pdf.write(
-            vb.Record(
-                operation=vb.OPERATIONS["GetInvoicePdf"],
-                request=vb.GetInvoicePdfRequest(id="a/b", org_id="org-1"),
-                result=vb.GetInvoicePdfResponse(chunk=pdf_bytes),
-                org_id="org-1",
-                fetched_at=datetime.now(timezone.utc),
-            )
-        )
-    assert pdf.path_for("org-1", "a/b").read_bytes() == pdf_bytes
-    assert pdf.path_for("org-1", "a/b").parent == out / "org-1"
+        for invoice_id in ("inv-1", "../../escape", "a/b"):
+            await pdf.write(_pdf_record(invoice_id, pdf_bytes))
+    saved = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert saved == sorted(f"org-1/{safe_name(i)}.pdf" for i in ("inv-1", "../../escape", "a/b"))
+    assert "org-1/inv-1.pdf" in saved
+    assert all(path.read_bytes() == pdf_bytes for path in out.rglob("*.pdf"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pdfs"]
+    assert pdf.has("org-1", "a/b")
+
+
+async def test_pdf_sink_never_replaces_a_pdf_it_already_has(tmp_path, pdf_bytes):
+    async with sinks.PdfSink(tmp_path) as pdf:
+        await pdf.write(_pdf_record("inv-1", pdf_bytes))
+        await pdf.write(_pdf_record("inv-1", b"%PDF- another copy"))
+    assert pdf.path_for("org-1", "inv-1").read_bytes() == pdf_bytes
+
+
+async def test_pdf_sink_ignores_other_records(tmp_path, make_client, export_once):
+    pdf = sinks.PdfSink(tmp_path / "pdfs")
+    async with make_client([pdf]) as client:
+        await export_once(client)
+    assert [p for p in (tmp_path / "pdfs").rglob("*") if p.is_file()] == []
+
+
+async def test_pdf_bytes_fetched_by_the_client_reach_the_sink(tmp_path, make_client, pdf_bytes):
+    pdf = sinks.PdfSink(tmp_path)
+    async with make_client([pdf]) as client:
+        assert await client.get_invoice_pdf_bytes("inv-1", "org-1") == pdf_bytes
+    assert pdf.path_for("org-1", "inv-1").read_bytes() == pdf_bytes
 
 
 @given(st.text(min_size=1, max_size=300))
 def test_safe_names_never_leave_the_directory(identifier):
-    name = sinks.safe_name(identifier)
+    name = safe_name(identifier)
     assert name not in ("", ".", "..")
     assert "/" not in name
     assert "\\" not in name
@@ -194,12 +179,12 @@ def test_safe_names_never_leave_the_directory(identifier):
 @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40))
 def test_different_ids_get_different_names(first, second):
     if first != second:
-        assert sinks.safe_name(first) != sinks.safe_name(second)
+        assert safe_name(first) != safe_name(second)
 
 
 def test_plain_ids_are_kept_as_they_are():
-    assert sinks.safe_name("in_1Nv4Xc-2026.11") == "in_1Nv4Xc-2026.11"
-    assert sinks.safe_name("CON").startswith("_CON-")
+    assert safe_name("in_1Nv4Xc-2026.11") == "in_1Nv4Xc-2026.11"
+    assert safe_name("CON").startswith("_CON-")
 
 
 async def test_a_destination_that_is_a_file_is_reported_when_the_sink_opens(tmp_path, make_client):
@@ -216,37 +201,3 @@ async def test_a_destination_that_is_a_file_is_reported_when_the_sink_opens(tmp_
             async with make_client([spec], on_call) as client:
                 await client.get_current_month_usage("org-1")
     assert calls == []
-
-
-# --- console ------------------------------------------------------------------------------------------------------
-
-
-async def test_console_prints_readable_tables(make_client, export_once):
-    console = Console(file=io.StringIO(), width=120, color_system=None)
-    async with make_client([sinks.ConsoleSink(console)]) as client:
-        await export_once(client)
-        await client.get_available_billing_tiers()
-    text = console.file.getvalue()
-    assert "Usage of org-1" in text
-    assert "remote control" in text
-    assert "$42.50" in text
-    assert "cost type 99" in text
-    assert "Invoices of org-1" in text
-    assert "Outstanding balance: $15.00" in text
-    assert "visa ending 4242" in text
-    assert "Billing tiers" in text
-    assert "pro" in text
-
-
-def test_console_spec_accepts_only_the_standard_streams():
-    assert sinks.ConsoleSink.from_spec("stderr").name == "console:stderr"
-    with pytest.raises(vb.ConfigurationError, match="'stdout' or 'stderr'"):
-        vb.create_sink("console:printer")
-
-
-def test_labels_read_enum_names_numbers_and_unknown_names():
-    assert sinks.cost_type_label("USAGE_COST_TYPE_REMOTE_CONTROL") == "remote control"
-    assert sinks.cost_type_label("UNKNOWN_31") == sinks.cost_type_label(31) == "cost type 31"
-    assert sinks.source_label("SOURCE_TYPE_FRAGMENT") == "fragment"
-    with pytest.raises(ValueError, match="'COST_TYPE_BOGUS' is not a UsageCostType name"):
-        sinks.cost_type_label("COST_TYPE_BOGUS")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import viam_billing as vb
@@ -10,21 +12,38 @@ import viam_billing_sinks as sinks
 
 pytestmark = pytest.mark.anyio
 
-SCHEMES = ("console", "jsonl", "csv", "sqlite", "pdf")
+SCHEMES = ("jsonl", "csv", "sqlite", "pdf")
 
 
-def test_built_in_sinks_come_through_the_entry_point_like_any_plugin():
-    (info,) = [p for p in vb.list_plugins() if p.name == "sinks"]
-    assert info.error is None
-    assert info.distribution == "viam-billing"
-    assert info.module == "viam_billing_sinks"
-    assert info.sinks == SCHEMES
+def test_built_in_sinks_come_through_their_entry_points_like_any_plugin():
+    entries = {p.name: p for p in vb.list_plugins(load=True) if p.kind == "sink"}
+    for scheme in SCHEMES:
+        info = entries[scheme]
+        assert (info.module, info.distribution, info.error) == ("viam_billing_sinks", "viam-billing", None)
+        assert info.sinks == SCHEMES
+    assert entries["console"].module == "viam_billing_cli.console"
+
+
+def test_no_file_sink_loads_the_command_line_or_rich(tmp_path):
+    code = """
+import sys, anyio, viam_billing as vb
+async def main():
+    sinks = [vb.create_sink(spec) for spec in ("jsonl:r.jsonl", "csv:csv", "sqlite:h.db", "pdf:pdfs")]
+    answer = lambda op, req: vb.GetCurrentMonthUsageResponse(subtotal=1.0)
+    async with vb.BillingClient(vb.MockTransport(answer), sinks=sinks) as billing:
+        await billing.get_current_month_usage("org-1")
+anyio.run(main)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "click", "plotext", "viam_billing_cli")))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "h.db").is_file()
 
 
 @pytest.mark.parametrize(
     ("spec", "kind"),
     [
-        ("console", sinks.ConsoleSink),
         ("jsonl:-", sinks.JsonlSink),
         ("csv:out", sinks.CsvSink),
         ("sqlite:", sinks.SqliteSink),
@@ -41,7 +60,7 @@ def test_specs_build_their_sinks(spec, kind):
 def test_an_unknown_scheme_lists_the_known_ones():
     with pytest.raises(vb.UnknownSinkError) as caught:
         vb.create_sink("parquet:out")
-    for scheme in SCHEMES:
+    for scheme in (*SCHEMES, "console"):
         assert scheme in str(caught.value)
 
 

@@ -51,19 +51,24 @@ def test_the_installed_plugin_is_listed_with_its_distribution(installed, tmp_pat
     result = _python(
         installed,
         """
-        import viam_billing
-        (info,) = [p for p in viam_billing.list_plugins() if p.name == "threshold"]
+        import sys, viam_billing
+        (found,) = [p for p in viam_billing.list_plugins() if p.name == "threshold"]
+        print(found.kind, found.module, found.loaded, "viam_billing_threshold" in sys.modules)
+        (info,) = [p for p in viam_billing.list_plugins(load=True) if p.name == "threshold"]
         print(info.distribution, info.version, ",".join(info.sinks), info.error)
         """,
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["viam-billing-threshold", "0.1.0", "threshold", "None"]
-    listing = _python(installed, "from viam_billing._cli import main; main(['plugins'])", tmp_path)
+    found, loaded = result.stdout.splitlines()
+    # Found through its entry point without being imported; imported when asked to load.
+    assert found.split() == ["sink", "viam_billing_threshold", "False", "False"]
+    assert loaded.split() == ["viam-billing-threshold", "0.1.0", "threshold", "None"]
+    listing = _python(installed, "from viam_billing_cli import main; main(['plugins'])", tmp_path)
     assert listing.returncode == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if "threshold" in line)
-    assert "viam-billing-threshold" in row
-    assert "loaded" in row
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells == ["viam_billing_threshold", "viam-billing-threshold", "0.1.0", "sinks: threshold", "loaded"]
 
 
 def test_the_installed_sink_is_used_beside_the_built_in_ones(installed, tmp_path):

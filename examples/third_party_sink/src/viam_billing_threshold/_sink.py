@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import viam_billing as vb
-from viam_billing.hookspecs import RegisterSink
+from viam_billing.plugin import ConfigurationError, Record, RegisterSink, Sink, hookimpl
 
 __all__ = ["ThresholdSink", "register_sinks"]
 
 
-class ThresholdSink(vb.Sink):
+class ThresholdSink(Sink):
     """Alerts when a ``GetCurrentMonthUsage`` result's subtotal is above ``limit`` US dollars.
 
     Other records are ignored. ``path`` receives one JSON line per alert; without it, alerts go to standard
@@ -22,7 +22,7 @@ class ThresholdSink(vb.Sink):
 
     def __init__(self, limit: float, path: Path | None = None) -> None:
         if not math.isfinite(limit) or limit < 0:
-            raise vb.ConfigurationError(f"threshold sink: the limit must be a non-negative amount, got {limit!r}")
+            raise ConfigurationError(f"threshold sink: the limit must be a non-negative amount, got {limit!r}")
         self.limit = limit
         self.path = path
         self.name = f"threshold:{limit:g}" + (f"@{path}" if path else "")
@@ -35,7 +35,7 @@ class ThresholdSink(vb.Sink):
         try:
             limit = float(amount)
         except ValueError:
-            raise vb.ConfigurationError(
+            raise ConfigurationError(
                 f"threshold sink: expected threshold:LIMIT or threshold:LIMIT@PATH, got threshold:{rest}"
             ) from None
         return cls(limit, Path(path) if path else None)
@@ -47,9 +47,9 @@ class ThresholdSink(vb.Sink):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.touch()
         except OSError as exc:
-            raise vb.ConfigurationError(f"sink {self.name}: cannot write {str(self.path)!r} ({exc})") from exc
+            raise ConfigurationError(f"sink {self.name}: cannot write {str(self.path)!r} ({exc})") from exc
 
-    async def write(self, record: vb.Record) -> None:
+    async def write(self, record: Record) -> None:
         usage = record.result
         if not isinstance(usage, vb.GetCurrentMonthUsageResponse) or usage.subtotal <= self.limit:
             return
@@ -71,7 +71,7 @@ class ThresholdSink(vb.Sink):
             file.write(json.dumps(alert) + "\n")
 
 
-@vb.plugin.hookimpl
+@hookimpl
 def register_sinks(register: RegisterSink) -> None:
     """Register the ``threshold`` scheme."""
     register("threshold", ThresholdSink.from_spec)

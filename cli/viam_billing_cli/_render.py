@@ -1,4 +1,4 @@
-"""Results as rich tables, for the console sink and the command line."""
+"""Results as people read them: money, enum labels, and rich tables (for the console sink and the commands)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,36 @@ from rich.table import Table
 from rich.text import Text
 from viam_billing import to_data
 
-from ._rows import cost_type_label, source_label
-
-__all__ = ["money", "render_result"]
+__all__ = ["cost_type_label", "money", "render_result", "source_label"]
 
 
 def money(amount: float) -> str:
     """US dollars as people read them: ``$1,234.50``."""
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(amount):,.2f}"
+
+
+def _enum_from(cls: type[vb.OpenIntEnum], value: int | str) -> vb.OpenIntEnum:
+    return cls.from_name(value) if isinstance(value, str) else cls(value)
+
+
+def cost_type_label(value: int | str) -> str:
+    """A readable cost type, from its number or name: ``"binary data cloud storage"``.
+
+    Numbers this version does not know stay visible (``"cost type 31"``).
+    """
+    member = _enum_from(vb.UsageCostType, value)
+    if not member.is_known():
+        return f"cost type {int(member)}"
+    return member.name.removeprefix("USAGE_COST_TYPE_").replace("_", " ").lower()
+
+
+def source_label(value: int | str) -> str:
+    """A readable usage source type, from its number or name: ``"org"``, ``"fragment"``."""
+    member = _enum_from(vb.SourceType, value)
+    if not member.is_known():
+        return f"source {int(member)}"
+    return member.name.removeprefix("SOURCE_TYPE_").lower()
 
 
 def _date(value: datetime | None) -> str:
