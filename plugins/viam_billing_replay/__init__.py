@@ -1,17 +1,24 @@
 """Record billing calls once, replay them offline: the ``"replay"`` transport and its pytest plugin.
 
-The replay transport sits where the gRPC transport would. It answers each call from a *cassette*, a JSON file of
-recorded interactions (operation, request, every response message, outcome, duration), and, when its record
-mode allows, calls through a real transport and records what happens::
+The replay transport wraps another transport (the *inner* one: :data:`viam_billing.DEFAULT_TRANSPORT` unless
+``inner=`` names another or is one). It answers each call from a *cassette*, a JSON file of recorded
+interactions (operation, request, every response message, outcome, duration), and, when its record mode allows,
+calls through the inner transport and records what happens::
 
-    # replay only (the CI default): no network, no credentials
+    # replay only (the CI default): nothing is dialled, the inner transport is never built
     async with viam_billing.connect(transport="replay", cassette="tests/cassettes/report.json") as billing:
         usage = await billing.get_current_month_usage("org-1")
 
-    # record once, through the gRPC transport, against the emulator (or the service)
+    # record once, against the emulator (or the service): options replay does not take go to the inner transport
     async with viam_billing.connect(
         transport="replay", cassette="tests/cassettes/report.json", record_mode="once",
         **emulator.connect_options(),
+    ) as billing:
+        ...
+
+    # record through any transport, ready-built
+    async with viam_billing.connect(
+        transport="replay", cassette="offline.json", record_mode="once", inner=MockTransport(handler)
     ) as billing:
         ...
 
@@ -24,10 +31,11 @@ The workflow
 
 1. Write the test against the ``billing_client`` fixture (``pytest.mark.anyio``; the fixture is an async one).
 2. Record once: ``pytest --billing-record-mode=once`` with the emulator (``viam-billing emulator``, or an
-   ``Emulator`` started by a ``billing_connect_options`` fixture) or real credentials (``VIAM_API_KEY`` and
-   ``VIAM_API_KEY_ID``). Each test gets ``cassettes/<module>/<test>.json`` beside its module.
+   ``Emulator`` started by a ``billing_connect_options`` fixture) or the service, with the credentials the inner
+   transport reads by default. Each test gets ``cassettes/<module>/<test>.json`` beside its module.
 3. Read the cassette and commit it. Billing e-mails and card and bank digits are redacted at record time, and
-   the file is scanned for the API key, key id and tokens before it is written: if one is found nothing is saved.
+   the file is scanned for the secrets the inner transport holds (its ``secrets()``: keys, tokens) before it is
+   written: if one is found nothing is saved.
 4. CI runs plain ``pytest``: the record mode defaults to ``none``, so nothing is dialled and a request the
    cassette cannot answer fails with the nearest recorded candidates and the fields that differ.
 5. When the code changes its calls, ``--billing-record-mode=new_episodes`` records only what is missing and
@@ -36,7 +44,7 @@ The workflow
 
 Record modes: ``none`` (replay only), ``once`` (record when the cassette does not exist, else replay only),
 ``new_episodes`` (replay what matches, record what does not), ``all`` (call through and rewrite); see
-:class:`RecordMode`.
+:class:`RecordMode`. Every option is described on :class:`ReplayTransport`.
 """
 
 from __future__ import annotations

@@ -46,9 +46,22 @@ from typing import Any, Literal
 
 import attrs
 import viam_billing
-from viam_billing import BillingError, DecodeError, Model, Operation, StatusCode, StatusError, from_data
-from viam_billing.plugin import atomic_write
-from viam_billing.plugin import decode_time, encode_time
+from viam_billing.plugin import (
+    OPERATIONS,
+    BillingError,
+    DecodeError,
+    Model,
+    Operation,
+    StatusCode,
+    StatusError,
+    atomic_write,
+    decode_time,
+    encode_time,
+    from_data,
+    model_fields,
+    status_error,
+    to_data,
+)
 
 from ._errors import CassetteError, CassetteFormatError, CassetteSecretError
 
@@ -73,6 +86,10 @@ def _error_classes() -> dict[str, type[BillingError]]:
     """The public error classes of viam_billing that a replay can raise again, by name."""
     classes: dict[str, type[BillingError]] = {}
     for name in viam_billing.__all__:
+        # Through getattr: viam_billing loads some of its names on first use. Only CapWords names can be classes;
+        # the others (functions, constants, the submodules sync and testing) are not looked up, so not imported.
+        if not name[:1].isupper() or name.isupper():
+            continue
         obj = getattr(viam_billing, name)
         if isinstance(obj, type) and issubclass(obj, BillingError) and name not in _NOT_REBUILDABLE:
             classes[name] = obj
@@ -88,7 +105,7 @@ def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
 
 @attrs.frozen(kw_only=True)
 class RecordedError:
-    """A failure as recorded: the error class name, the gRPC status code (for status errors) and the message.
+    """A failure as recorded: the error class name, the status code (for status errors) and the message.
 
     :meth:`to_exception` builds the same :mod:`viam_billing` error class again, with the same code and message.
     """
@@ -113,7 +130,7 @@ class RecordedError:
         """Build the recorded error again, as raised by a live call of ``operation``."""
         klass = _error_classes()[self.type]
         if self.code is not None and issubclass(klass, StatusError):
-            error = viam_billing.status_error(self.code, self.message, operation=operation, details=self.details)
+            error = status_error(self.code, self.message, operation=operation, details=self.details)
             if type(error) is klass:
                 return error
             return klass(self.message, operation=operation, code=self.code, details=self.details)
@@ -139,7 +156,7 @@ class Interaction:
         """The interaction as JSON-ready data, keys in the cassette's order."""
         data: dict[str, Any] = {
             "operation": self.operation.name,
-            "request": viam_billing.to_data(self.request),
+            "request": to_data(self.request),
             "outcome": self.outcome,
             "duration": round(self.duration, 3),
         }
@@ -151,7 +168,7 @@ class Interaction:
             if self.error.details:
                 error["details"] = dict(self.error.details)
             data["error"] = error
-        data["responses"] = [viam_billing.to_data(response) for response in self.responses]
+        data["responses"] = [to_data(response) for response in self.responses]
         return data
 
 
@@ -273,11 +290,12 @@ class Cassette:
         """Write the cassette to :attr:`path` atomically, stamped with the current time and library version.
 
         The text is first scanned for each value of ``secrets`` (``{kind: value}`` or ``(kind, value)`` pairs, for
-        example ``{"API key (api_key option)": key}``), in plain and JSON-escaped form and inside decoded ``bytes``
+        example ``{"access token": token}``), in plain and JSON-escaped form and inside decoded ``bytes``
         fields. If one is found nothing is written and :class:`CassetteSecretError` names its kind, never its
         value. Missing directories are created. The file is replaced in one step (temporary file beside it, then
         rename), so a crash leaves either the old cassette or the new one, and no temporary file.
         """
+        __tracebackhide__ = True  # pytest: this frame's arguments hold the secrets; never print them
         self.recorded_at = datetime.now(timezone.utc)
         self.library_version = viam_billing.__version__
         text = self.dumps()
@@ -294,6 +312,7 @@ class Cassette:
             ) from None
 
     def _refuse_secrets(self, text: str, secrets: list[tuple[str, str]]) -> None:
+        __tracebackhide__ = True  # see save()
         for kind, secret in secrets:
             if not secret:
                 continue
@@ -328,17 +347,17 @@ def _blobs(interaction: Interaction) -> list[bytes]:
 
 
 def _bytes_of(model: Model) -> list[bytes]:
-    found = []
-    for field in attrs.fields(type(model)):
+    found: list[bytes] = []
+    for field in model_fields(type(model)):
+        if field.kind not in ("bytes", "model"):
+            continue
         value = getattr(model, field.name)
-        if isinstance(value, bytes):
-            found.append(value)
-        elif isinstance(value, Model):
-            found.extend(_bytes_of(value))
-        elif isinstance(value, tuple):
-            for item in value:
-                if isinstance(item, Model):
-                    found.extend(_bytes_of(item))
+        values = value if field.repeated else () if value is None else (value,)
+        if field.kind == "bytes":
+            found.extend(values)
+        else:
+            for item in values:
+                found.extend(_bytes_of(item))
     return found
 
 
@@ -354,12 +373,12 @@ def _interaction_from_data(item: object, location: str) -> Interaction:
     if unknown:
         raise DecodeError(f"unknown key {unknown[0]!r}", path=f"{location}.{unknown[0]}")
     name = item.get("operation")
-    if not isinstance(name, str) or name not in viam_billing.OPERATIONS:
+    if not isinstance(name, str) or name not in OPERATIONS:
         raise DecodeError(
-            f"unknown operation {_kind(name)}; known: {', '.join(viam_billing.OPERATIONS)}",
+            f"unknown operation {_kind(name)}; known: {', '.join(OPERATIONS)}",
             path=f"{location}.operation",
         )
-    operation = viam_billing.OPERATIONS[name]
+    operation = OPERATIONS[name]
     if "request" not in item:
         raise DecodeError("missing 'request'", path=location)
     request = from_data(operation.request_type, item["request"], path=f"{location}.request")
@@ -425,7 +444,7 @@ def _error_from_data(data: object, location: str) -> RecordedError:
     code: StatusCode | None = None
     if isinstance(raw_code, str):
         if raw_code not in StatusCode.__members__:
-            raise DecodeError(f"{raw_code!r} is not a gRPC status code name", path=f"{location}.code")
+            raise DecodeError(f"{raw_code!r} is not a status code name", path=f"{location}.code")
         code = StatusCode[raw_code]
     elif isinstance(raw_code, int) and not isinstance(raw_code, bool):
         if not 0 <= raw_code < 2**31:

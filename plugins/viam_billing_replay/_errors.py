@@ -61,7 +61,8 @@ class UnmatchedRequestError(CassetteError, LookupError):
 class CassetteSecretError(CassetteError):
     """Raised when a cassette about to be saved contains a secret the transport knows; nothing was written.
 
-    ``kind`` says which secret (for example ``"API key (api_key option)"``); its value is never shown.
+    ``kind`` says which secret (for example ``"secret held by the inner MockTransport (from its secrets())"``); its
+    value is never shown.
     """
 
     def __init__(self, message: str, *, cassette: str, kind: str) -> None:

@@ -1,16 +1,15 @@
-"""Field redaction, request matching keys, and the "nearest candidates" of an unmatched request."""
+"""Field redaction, request matching keys, and the "nearest candidates" of an unmatched request.
+
+Both walk models through :func:`viam_billing.plugin.model_fields`, the core's one description of a model's fields.
+"""
 
 from __future__ import annotations
 
-import enum
-import types
-import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar, Union
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
-import viam_billing
-from viam_billing import ConfigurationError, Model
+from viam_billing.plugin import OPERATIONS, ConfigurationError, Model, ModelField, model_fields, to_data
 
 __all__ = ["DEFAULT_REDACTIONS", "REDACTED", "Matcher", "Redactor", "RequestKeys", "describe_differences"]
 
@@ -34,28 +33,22 @@ are equal."""
 
 _USE_DEFAULT: Any = object()
 
+# What redaction does to one field of a model: replace its value, or redact inside the nested model(s) it holds.
+_Step = tuple[ModelField, Literal["replace", "one", "many"]]
 
-def _model_type(hint: Any) -> tuple[str, type[Model]] | None:
-    """``("one", cls)`` for a (possibly optional) model field, ``("many", cls)`` for a tuple of models."""
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        inner = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _model_type(inner[0]) if len(inner) == 1 else None
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if args and isinstance(args[0], type) and issubclass(args[0], Model):
-            return ("many", args[0])
-        return None
-    if isinstance(hint, type) and issubclass(hint, Model):
-        return ("one", hint)
-    return None
+
+def _field_names(cls: type[Model]) -> tuple[str, ...]:
+    return tuple(field.name for field in model_fields(cls))
 
 
 class Redactor:
     """Replaces chosen fields, at any depth of a model, with placeholders.
 
-    ``fields`` is a sequence of field names (each replaced by :data:`REDACTED` for text, the zero value of its
-    type otherwise, and left alone when absent) or a mapping of field name to the placeholder to use.
+    ``fields`` is a sequence of field names or a mapping of field name to the placeholder to use. Without a chosen
+    placeholder a text field becomes :data:`REDACTED` (``b"REDACTED"`` for bytes), a list becomes empty, an
+    optional field absent (``None``), and any other field its zero value. Fields that are absent stay absent.
+    Raises :class:`~viam_billing.ConfigurationError` for a name that is not a string, and, when a model is
+    redacted, for a chosen placeholder of the wrong type.
     """
 
     def __init__(self, fields: Iterable[str] | Mapping[str, object]) -> None:
@@ -68,24 +61,22 @@ class Redactor:
         for name in self._fields:
             if not isinstance(name, str) or not name:
                 raise ConfigurationError(f"redact: field names must be non-empty strings, got {name!r}")
-        self._plans: dict[type[Model], tuple[tuple[str, str, type[Model] | None], ...]] = {}
+        self._plans: dict[type[Model], tuple[_Step, ...]] = {}
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(self._fields)
 
-    def _plan(self, cls: type[Model]) -> tuple[tuple[str, str, type[Model] | None], ...]:
+    def _plan(self, cls: type[Model]) -> tuple[_Step, ...]:
         plan = self._plans.get(cls)
         if plan is None:
             self._plans[cls] = ()  # a model that (indirectly) contains itself must not recurse forever
-            steps: list[tuple[str, str, type[Model] | None]] = []
-            for field in attrs.fields(cls):
+            steps: list[_Step] = []
+            for field in model_fields(cls):
                 if field.name in self._fields:
-                    steps.append((field.name, "replace", None))
-                    continue
-                nested = _model_type(field.type)  # the core resolves field types once
-                if nested is not None and self._plan(nested[1]):
-                    steps.append((field.name, nested[0], nested[1]))
+                    steps.append((field, "replace"))
+                elif field.kind == "model" and self._plan(cast("type[Model]", field.type)):
+                    steps.append((field, "many" if field.repeated else "one"))
             plan = self._plans[cls] = tuple(steps)
         return plan
 
@@ -99,36 +90,44 @@ class Redactor:
         if not plan:
             return model
         changes: dict[str, Any] = {}
-        for name, action, _ in plan:
-            value = getattr(model, name)
+        for field, action in plan:
+            value = getattr(model, field.name)
             if value is None:
                 continue
             if action == "replace":
-                changes[name] = self._placeholder(type(model), name, value)
+                changes[field.name] = self._placeholder(type(model), field)
             elif action == "one":
-                changes[name] = self(value)
+                changes[field.name] = self(value)
             else:
-                changes[name] = tuple(self(item) for item in value)
+                changes[field.name] = tuple(self(item) for item in value)
         return attrs.evolve(model, **changes)  # type: ignore[misc]
 
-    def _placeholder(self, cls: type[Model], name: str, value: object) -> object:
-        chosen = self._fields[name]
+    def _placeholder(self, cls: type[Model], field: ModelField) -> object:
+        chosen = self._fields[field.name]
         if chosen is _USE_DEFAULT:
-            if isinstance(value, str):
+            if field.repeated:
+                return ()
+            if field.kind == "str":
                 return REDACTED
-            if isinstance(value, bytes):
+            if field.kind == "bytes":
                 return REDACTED.encode()
-            if isinstance(value, enum.Enum):
-                return type(value)(0)
-            return type(value)()
-        if isinstance(value, float) and isinstance(chosen, int) and not isinstance(chosen, bool):
-            return float(chosen)
-        if type(chosen) is not type(value) and not (isinstance(value, enum.Enum) and isinstance(chosen, int)):
-            raise ConfigurationError(
-                f"redact: the placeholder for {cls.__name__}.{name} must be a {type(value).__name__}, "
-                f"got {type(chosen).__name__} {chosen!r}"
-            )
-        return chosen
+            return None if field.optional else field.default
+        if chosen is None and field.optional:
+            return None
+        if field.repeated:
+            if isinstance(chosen, tuple):
+                return chosen
+            expected = "tuple"
+        elif field.kind in ("enum", "float") and isinstance(chosen, int) and not isinstance(chosen, bool):
+            return field.type(chosen)  # an enum by its number, a whole number as a float
+        elif type(chosen) is field.type:
+            return chosen
+        else:
+            expected = field.type.__name__
+        raise ConfigurationError(
+            f"redact: the placeholder for {cls.__name__}.{field.name} must be a {expected}, "
+            f"got {type(chosen).__name__} {chosen!r}"
+        )
 
 
 class RequestKeys:
@@ -157,14 +156,12 @@ class RequestKeys:
             raise ConfigurationError(f"match_ignore: expected field names, got {spec!r}")
         operation_name, _, field = spec.rpartition(".")
         if operation_name:
-            if operation_name not in viam_billing.OPERATIONS:
-                raise ConfigurationError(
-                    f"match_ignore: {spec!r} names no operation; known: {', '.join(viam_billing.OPERATIONS)}"
-                )
-            types: list[type[Model]] = [viam_billing.OPERATIONS[operation_name].request_type]
+            if operation_name not in OPERATIONS:
+                raise ConfigurationError(f"match_ignore: {spec!r} names no operation; known: {', '.join(OPERATIONS)}")
+            types: list[type[Model]] = [OPERATIONS[operation_name].request_type]
         else:
-            types = [op.request_type for op in viam_billing.OPERATIONS.values()]
-        matched = [cls for cls in types if field in attrs.fields_dict(cls)]
+            types = [op.request_type for op in OPERATIONS.values()]
+        matched = [cls for cls in types if field in _field_names(cls)]
         if not matched:
             raise ConfigurationError(f"match_ignore: no request has a field named {field!r} (from {spec!r})")
         for cls in matched:
@@ -182,7 +179,7 @@ class RequestKeys:
             return lambda request: matcher(redact(request))
         ignored = self.ignored(cls)
         if ignored:
-            kept = tuple(field.name for field in attrs.fields(cls) if field.name not in ignored)
+            kept = tuple(name for name in _field_names(cls) if name not in ignored)
 
             def without_ignored(request: Model) -> Hashable:
                 if redact is not None:
@@ -226,8 +223,8 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def describe_differences(recorded: Model, live: Model, *, skip: frozenset[str] = frozenset()) -> list[str]:
     """``field: recorded X, requested Y`` for each field in which two requests differ (``skip`` left out)."""
-    old = _flatten(viam_billing.to_data(recorded))
-    new = _flatten(viam_billing.to_data(live))
+    old = _flatten(to_data(recorded))
+    new = _flatten(to_data(live))
     differences = []
     for name in sorted(set(old) | set(new)):
         if name.split(".")[0] in skip:

@@ -1,23 +1,23 @@
-"""The plugin hooks: registers the ``"replay"`` transport."""
+"""The plugin hook: registers the ``"replay"`` transport."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from viam_billing.plugin import ConfigurationError, hookimpl
-from viam_billing.plugin import RegisterTransport
+from viam_billing.plugin import ConfigurationError, RegisterTransport, hookimpl
 
 from ._transport import ReplayTransport
 
 __all__ = ["register_transports"]
 
 
-def _replay_factory(*, cassette: Any = None, **options: Any) -> ReplayTransport:
-    if cassette is None:
+def _replay_factory(**options: Any) -> ReplayTransport:
+    """``connect(transport="replay", cassette=..., ...)``: see :class:`ReplayTransport` for the options."""
+    if "cassette" not in options:
         raise ConfigurationError(
             "the replay transport needs a cassette: connect(transport='replay', cassette='path/to/cassette.json')"
         )
-    return ReplayTransport(cassette=cassette, **options)
+    return ReplayTransport(**options)
 
 
 @hookimpl

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
+import inspect
 import json
 import os
 import time
 import warnings
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import viam_billing
-from viam_billing import AsyncTransport, BillingError, ConfigurationError, Model, Operation, PluginRegistry
+from viam_billing.plugin import AsyncTransport, BillingError, ConfigurationError, Model, Operation, to_data
 
 from ._cassette import Cassette, Interaction, Outcome, RecordedError
 from ._errors import CassetteError, StaleCassetteError, UnmatchedRequestError, UnplayedInteractionsWarning
 from ._matching import DEFAULT_REDACTIONS, Matcher, Redactor, RequestKeys, nearest
+
+if TYPE_CHECKING:
+    from viam_billing import PluginRegistry
 
 __all__ = ["RecordMode", "ReplayTransport"]
 
@@ -28,17 +33,6 @@ ResponseT = TypeVar("ResponseT", bound=Model)
 OnUnplayed = Literal["ignore", "warn", "error"]
 
 _CANCEL_MARGIN = 0.25
-
-# The secrets a replay transport knows without being told: where they come from, and how errors name them.
-_SECRET_OPTIONS = {
-    "api_key": "API key (api_key option)",
-    "api_key_id": "API key id (api_key_id option)",
-    "access_token": "access token (access_token option)",
-}
-_SECRET_ENVIRONMENT = {
-    "VIAM_API_KEY": "API key (VIAM_API_KEY environment variable)",
-    "VIAM_API_KEY_ID": "API key id (VIAM_API_KEY_ID environment variable)",
-}
 
 
 class RecordMode(str, enum.Enum):
@@ -77,29 +71,34 @@ class _Queue:
 
 
 class ReplayTransport(AsyncTransport):
-    """A transport that replays recorded interactions from a cassette, and records new ones.
+    """A transport that replays recorded interactions from a cassette, and records new ones through another.
 
     Usually built through :func:`viam_billing.connect`::
 
         async with viam_billing.connect(transport="replay", cassette="tests/cassettes/usage.json") as billing:
             usage = await billing.get_current_month_usage("org-1")   # from the cassette, offline
 
-        # recording: every other keyword goes to the wrapped transport
+        # recording: the options replay does not take go to the transport it records through
         async with viam_billing.connect(
             transport="replay", cassette="usage.json", record_mode="once", **emulator.connect_options()
         ) as billing:
             ...
 
-    Options:
+    It wraps any transport (the *inner* one) and knows none of its options. Options:
 
     ``cassette``
         Path of the JSON cassette file.
     ``record_mode``
         ``"none"`` (default), ``"once"``, ``"new_episodes"`` or ``"all"``; see :class:`RecordMode`.
     ``inner``
-        The transport recorded through: a registered transport name (default ``"grpc"``), built with the
-        remaining keyword options only when a call must go through, or an :class:`~viam_billing.AsyncTransport`
-        object, which this transport then owns and closes.
+        The transport recorded through: a registered transport name (default
+        :data:`viam_billing.DEFAULT_TRANSPORT`), built with ``inner_options`` by ``create_transport`` only when a
+        call must go through (replaying needs neither its plugin nor its credentials); or a ready
+        :class:`~viam_billing.AsyncTransport`, which this transport then owns and closes, and which takes no
+        ``inner_options``.
+    ``**inner_options``
+        Every keyword not listed here: handed unchanged to the inner transport's factory, which checks them when
+        it is built. One that looks like a misspelt replay option (``record_mod=``) is refused at once.
     ``match_ignore``
         Request fields left out of matching: ``"description"`` for every operation, or
         ``"ChargeOrganization.description"`` for one.
@@ -114,11 +113,17 @@ class ReplayTransport(AsyncTransport):
         requests and responses); a mapping gives the placeholder per field. Defaults to
         :data:`DEFAULT_REDACTIONS` (billing e-mail, card and bank digits). Matching applies the same redaction
         to live requests, so redacted request fields still match. ``()`` turns redaction off.
+    ``secrets``
+        Values that must never be written to the cassette, besides those the inner transport reports: an
+        iterable of strings, or a mapping of a description (``"support PIN"``) to the value.
     ``on_unplayed``
         What closing does when recorded interactions were never played: ``"ignore"`` (default), ``"warn"``
         (an :class:`UnplayedInteractionsWarning`) or ``"error"`` (:class:`StaleCassetteError`).
     ``registry``
-        The :class:`~viam_billing.PluginRegistry` in which ``inner`` is looked up (default: the process-wide one).
+        The :class:`~viam_billing.PluginRegistry` in which an ``inner`` name is looked up (default: the
+        process-wide one). ``connect(registry=...)`` keeps its registry to itself (a transport factory is not told
+        which registry called it), so with a registry of your own pass ``inner`` as a transport built from it,
+        ``inner=registry.create_transport(name, ...)``, or build a ``ReplayTransport`` with ``registry=``.
 
     Replaying gives back the recorded models; a recorded error is raised again as the same
     :mod:`viam_billing` class with the same code and message; a stream yields its recorded messages one by one
@@ -127,8 +132,9 @@ class ReplayTransport(AsyncTransport):
     again; if nothing does, :class:`CassetteError` says the code under test changed. Calls replay concurrently.
 
     Secrets never reach the cassette: request metadata is not recorded at all, and before saving, the text is
-    scanned for the ``api_key``, ``api_key_id`` and ``access_token`` options and the ``VIAM_API_KEY`` and
-    ``VIAM_API_KEY_ID`` environment values; if one is found nothing is written (:class:`CassetteSecretError`).
+    scanned for every value of ``secrets`` and every value the inner transport's
+    :meth:`~viam_billing.AsyncTransport.secrets` returns then (the credentials it holds or obtained); if one is
+    found nothing is written (:class:`CassetteSecretError`, naming the kind of secret, never its value).
 
     Raises :class:`CassetteError` when the cassette is needed and missing, :class:`CassetteFormatError` when it
     is malformed, :class:`~viam_billing.ConfigurationError` for bad options.
@@ -139,11 +145,12 @@ class ReplayTransport(AsyncTransport):
         *,
         cassette: str | os.PathLike[str],
         record_mode: RecordMode | str = RecordMode.NONE,
-        inner: str | AsyncTransport = "grpc",
+        inner: str | AsyncTransport | None = None,
         match_ignore: Iterable[str] = (),
         matcher: Matcher | None = None,
         allow_playback_repeats: bool = False,
         redact: Iterable[str] | Mapping[str, object] = DEFAULT_REDACTIONS,
+        secrets: Iterable[str] | Mapping[str, str] = (),
         on_unplayed: OnUnplayed = "ignore",
         registry: PluginRegistry | None = None,
         **inner_options: Any,
@@ -152,22 +159,30 @@ class ReplayTransport(AsyncTransport):
             raise ConfigurationError(f"the replay transport needs cassette='path/to/cassette.json', got {cassette!r}")
         self.path = os.fspath(cassette)
         self.record_mode = _record_mode(record_mode)
-        if isinstance(inner, str):
+        _check_inner_options(inner_options)
+        if inner is None or isinstance(inner, str):
             if inner == "replay":
                 raise ConfigurationError("the replay transport cannot record through another replay transport")
+            if inner == "":
+                raise ConfigurationError("inner must name a registered transport, got ''")
         elif not isinstance(inner, AsyncTransport):
             raise ConfigurationError(f"inner must be a transport name or an AsyncTransport, got {type(inner).__name__}")
+        elif inner_options:
+            raise ConfigurationError(
+                f"inner is a ready {type(inner).__name__}, so the option(s) {', '.join(sorted(inner_options))} "
+                "would go nowhere: give them to the inner transport when building it, or pass inner by name"
+            )
         if on_unplayed not in ("ignore", "warn", "error"):
             raise ConfigurationError(f"on_unplayed must be 'ignore', 'warn' or 'error', got {on_unplayed!r}")
-        self._inner_spec = inner
+        self._inner_name = inner if isinstance(inner, str) else None  # None: the default transport, when needed
         self._inner: AsyncTransport | None = inner if isinstance(inner, AsyncTransport) else None
         self._inner_options = inner_options
         self._registry = registry
         self._redactor = Redactor(redact)
         self._keys = RequestKeys(redactor=self._redactor, ignore=match_ignore, matcher=matcher)
         self._repeats = bool(allow_playback_repeats)
+        self._given_secrets = _given_secrets(secrets)
         self._on_unplayed: OnUnplayed = on_unplayed
-        self._secrets = _known_secrets(inner_options)
         self._closed = False
 
         self._cassette = Cassette(path=self.path)
@@ -277,7 +292,7 @@ class ReplayTransport(AsyncTransport):
         with anyio.CancelScope(shield=True):
             try:
                 if self._recorded:
-                    await anyio.to_thread.run_sync(self._save)
+                    await anyio.to_thread.run_sync(self._save, self._secrets_to_refuse())
             finally:
                 if self._inner is not None:
                     await self._inner.aclose()
@@ -322,7 +337,7 @@ class ReplayTransport(AsyncTransport):
     def _unmatched(self, operation: Operation[Any, Any], request: Model) -> UnmatchedRequestError:
         redacted = self._redactor(request)
         try:
-            shown = json.dumps(viam_billing.to_data(request), ensure_ascii=False)
+            shown = json.dumps(to_data(request), ensure_ascii=False)
         except (TypeError, ValueError):  # a request with a value JSON cannot show
             shown = repr(request)
         if len(shown) > 300:
@@ -370,11 +385,8 @@ class ReplayTransport(AsyncTransport):
 
     def _inner_transport(self) -> AsyncTransport:
         if self._inner is None:
-            assert isinstance(self._inner_spec, str)
-            if self._registry is not None:
-                self._inner = self._registry.create_transport(self._inner_spec, **self._inner_options)
-            else:
-                self._inner = viam_billing.create_transport(self._inner_spec, **self._inner_options)
+            create = viam_billing.create_transport if self._registry is None else self._registry.create_transport
+            self._inner = create(self._inner_name or viam_billing.DEFAULT_TRANSPORT, **self._inner_options)
         return self._inner
 
     def _record(
@@ -457,27 +469,27 @@ class ReplayTransport(AsyncTransport):
                 outcome = "ok"
             self._record(operation, request, received, outcome, error, start)
 
-    def _save(self) -> None:
+    def _save(self, secrets: list[tuple[str, str]]) -> None:
+        __tracebackhide__ = True  # pytest: the secrets argument must not be printed with a CassetteSecretError
         if self.record_mode is RecordMode.ALL:
             interactions = list(self._recorded)
         else:
             interactions = [*self._cassette.interactions, *self._recorded]
-        Cassette(path=self.path, interactions=interactions).save(secrets=self._all_secrets())
+        Cassette(path=self.path, interactions=interactions).save(secrets=secrets)
 
-    def _all_secrets(self) -> list[tuple[str, str]]:
-        """``(kind, value)`` of every secret this transport knows, for the scan before saving."""
-        secrets = list(self._secrets.items())
-        # A wrapped transport may know secrets it obtained itself (the access token of a session, say): as a
-        # ``known_secrets()`` mapping of kind to value, or a plain ``secrets()`` iterable of values.
-        source = type(self._inner).__name__
-        known = getattr(self._inner, "known_secrets", None)
-        if callable(known):
-            secrets.extend((f"{kind} (from the {source})", value) for kind, value in dict(known()).items())
-        values = getattr(self._inner, "secrets", None)
-        if callable(values):
-            kind = f"credential held by the {source} (key, key id or session token)"
-            secrets.extend((kind, value) for value in values())
-        return [(kind, value) for kind, value in secrets if isinstance(value, str) and value]
+    def _secrets_to_refuse(self) -> list[tuple[str, str]]:
+        """``(kind, value)`` of every secret this transport knows now: those given, then the inner transport's."""
+        known = list(self._given_secrets)
+        if self._inner is not None:
+            # Asked at save time: a transport may obtain secrets while it works (a session token, say).
+            kind = f"secret held by the inner {type(self._inner).__name__} (from its secrets())"
+            known.extend((kind, value) for value in self._inner.secrets())
+        return [(kind, value) for kind, value in known if isinstance(value, str) and value]
+
+    def secrets(self) -> Iterator[str]:
+        """The values given in ``secrets``, and those the inner transport holds (once it has been built)."""
+        for _, value in self._secrets_to_refuse():
+            yield value
 
     # -- checks ------------------------------------------------------------------------------------------------
 
@@ -512,14 +524,39 @@ def _record_mode(value: object) -> RecordMode:
         raise ConfigurationError(f"record_mode must be one of {choices}, got {value!r}") from None
 
 
-def _known_secrets(options: Mapping[str, Any]) -> dict[str, str]:
-    secrets: dict[str, str] = {}
-    for option, kind in _SECRET_OPTIONS.items():
-        value = options.get(option)
-        if isinstance(value, str) and value:
-            secrets[kind] = value
-    for variable, kind in _SECRET_ENVIRONMENT.items():
-        value = os.environ.get(variable)
-        if value:
-            secrets[kind] = value
-    return secrets
+def _given_secrets(secrets: Iterable[str] | Mapping[str, str]) -> list[tuple[str, str]]:
+    if isinstance(secrets, (str, bytes)):
+        raise ConfigurationError(
+            "secrets must be a list of strings or a mapping of description to value, not one string"
+        )
+    if isinstance(secrets, Mapping):
+        pairs = [(f"{kind} (secrets option)", value) for kind, value in secrets.items()]
+    else:
+        pairs = [("value given in the secrets option", value) for value in secrets]
+    for _, value in pairs:
+        if not isinstance(value, str):
+            raise ConfigurationError(f"secrets: each value must be a string, got {type(value).__name__}")
+    return pairs
+
+
+def _check_inner_options(options: Mapping[str, Any]) -> None:
+    """Refuse an option that is not the replay transport's but looks like a misspelling of one of them.
+
+    Every other unknown option belongs to the inner transport, which only sees (and checks) them when it is built:
+    in replay-only mode never, so a typo in a replay option would otherwise go unnoticed.
+    """
+    for name in options:
+        close = difflib.get_close_matches(name, _OWN_OPTIONS, n=1, cutoff=0.83)
+        if close:
+            raise ConfigurationError(
+                f"the replay transport has no option {name!r}; did you mean {close[0]!r}? (Options it does not "
+                "know go to the inner transport; to give that one an option of this name, pass inner= a transport "
+                "built with it.)"
+            )
+
+
+_OWN_OPTIONS = tuple(
+    name
+    for name, parameter in inspect.signature(ReplayTransport.__init__).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)

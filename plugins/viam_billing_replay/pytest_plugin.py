@@ -30,9 +30,12 @@ Fixtures (override any of them in a ``conftest.py``):
     ``<billing_cassette_dir>/<test name>.json``, or the marker's name. Tests that differ only by their anyio
     backend share one cassette; other parameters are part of the name (``test_x[org-2].json``).
 ``billing_connect_options``
-    Extra keywords for :func:`viam_billing.connect` when recording (``address``, ``api_key``, ``api_key_id``,
-    ``insecure``, ``timeout``, ...). Empty by default: the gRPC transport then dials the service with the
-    ``VIAM_API_KEY`` and ``VIAM_API_KEY_ID`` credentials. Point it at an ``Emulator`` to record offline.
+    Extra keywords for :func:`viam_billing.connect`: ``timeout``, replay options for every test (``inner``,
+    ``redact``, ``secrets``, ...; see :class:`viam_billing_replay.ReplayTransport`), and the options of the inner
+    transport that records, which is built only when a call must go through (an emulator's
+    ``connect_options()``, say). Empty by default: recording then goes through
+    :data:`viam_billing.DEFAULT_TRANSPORT` with its own defaults (it reads its credentials from the environment).
+    Point it at an emulator to record offline.
 
 The ``billing_cassette`` marker sets, per test, class or module: the cassette name (relative to
 ``billing_cassette_dir``, ``.json`` added) and the replay options ``match_ignore``, ``matcher``,
@@ -141,7 +144,8 @@ def billing_cassette_dir(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture
 def billing_connect_options() -> dict[str, Any]:
-    """Extra keywords for ``viam_billing.connect`` (where to record from). Override it in a ``conftest.py``."""
+    """Extra keywords for ``viam_billing.connect``: replay options and where to record from (the inner
+    transport's options). Override it in a ``conftest.py``."""
     return {}
 
 
@@ -179,8 +183,15 @@ async def billing_client(
         timeout=timeout,
         **{**connect_options, **options, "on_unplayed": "ignore"},
     )
-    async with client:
-        yield client
+    from . import CassetteSecretError
+
+    try:
+        async with client:
+            yield client
+    except CassetteSecretError as exc:
+        # The message names the kind of secret, never its value; a traceback would print the values held by the
+        # frames it passes through (pytest shows their arguments), so the test fails with the message alone.
+        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
     _check_unplayed(request, client)
 
 

@@ -213,7 +213,7 @@ def corrupt(edit: Any) -> str:
         (
             corrupt(lambda d: d["interactions"][2]["error"].update(code="SO_SO")),
             "interactions[2].error.code",
-            "not a gRPC status",
+            "not a status code name",
         ),
         (
             corrupt(lambda d: d["interactions"][4]["error"].update(code=5)),

@@ -143,13 +143,23 @@ async def test_recording_from_the_emulator_redacts_card_and_bank_details(tmp_pat
     assert replayed.method.brand == live.method.brand
 
 
-async def test_the_emulator_key_in_a_recorded_answer_is_refused(tmp_path: Path) -> None:
-    """If the API key shows up in what was recorded, the cassette is not written."""
+@pytest.mark.parametrize("credentials", ["options", "environment"])
+async def test_the_emulator_key_in_a_recorded_answer_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credentials: str
+) -> None:
+    """If the API key shows up in what was recorded, the cassette is not written: the grpc transport reports the key
+    it was given or read from VIAM_API_KEY through secrets(), and replay itself knows no credential names."""
     cassette = tmp_path / "leak.json"
     async with Emulator(now=NOW) as emulator:
         options = emulator.connect_options()
-        with pytest.raises(replay.CassetteSecretError, match=r"API key \(api_key option\)"):
+        if credentials == "environment":
+            monkeypatch.setenv("VIAM_API_KEY", options.pop("api_key"))
+            monkeypatch.setenv("VIAM_API_KEY_ID", options.pop("api_key_id"))
+        with pytest.raises(replay.CassetteSecretError) as info:
             async with vb.connect(transport="replay", cassette=cassette, record_mode="once", **options) as billing:
                 # A careless caller puts the key in a charge's description: the request is recorded.
                 await billing.charge_organization(GLOBEX_ORG_ID, 1.0, 0.0, f"key {emulator.api_key}")
+        assert emulator.received["ChargeOrganization"] == 1  # the call went through, authenticated
+    assert info.value.kind == "secret held by the inner GrpcTransport (from its secrets())"
+    assert emulator.api_key not in str(info.value)
     assert not cassette.exists()

@@ -216,22 +216,99 @@ def fake_registry(registry: vb.PluginRegistry) -> vb.PluginRegistry:
 async def test_the_inner_transport_is_built_by_name_with_the_remaining_options(
     fake_registry: vb.PluginRegistry, cassette: Path
 ) -> None:
-    """Replay options are consumed; address, credentials and extra keywords go to the wrapped transport."""
+    """Replay options are consumed; every other keyword, whatever it is, goes to the wrapped transport."""
     transport = replay.ReplayTransport(
         cassette=cassette,
         record_mode="once",
         inner="fake",
         registry=fake_registry,
         redact=(),
-        address="127.0.0.1:1",
-        api_key=None,
-        insecure=True,
+        endpoint="pigeon://loft-3",
+        token=None,
         flavour="plain",
     )
     assert FakeTransport.built == []  # nothing is built before a call needs it
     async with vb.BillingClient(transport, registry=fake_registry) as billing:
         await billing.get_available_billing_tiers()
-    assert FakeTransport.built == [{"address": "127.0.0.1:1", "api_key": None, "insecure": True, "flavour": "plain"}]
+    assert FakeTransport.built == [{"endpoint": "pigeon://loft-3", "token": None, "flavour": "plain"}]
+
+
+async def test_the_default_inner_transport_is_the_default_transport(
+    registry: vb.PluginRegistry, cassette: Path
+) -> None:
+    """Without inner=, recording goes through the transport named viam_billing.DEFAULT_TRANSPORT, with the options."""
+
+    class DefaultPlugin:
+        @vb.plugin.hookimpl
+        def register_transports(self, register: Any) -> None:
+            register(vb.DEFAULT_TRANSPORT, FakeTransport)
+
+    FakeTransport.built = []
+    registry.register(DefaultPlugin(), name="default")
+    transport = replay.ReplayTransport(cassette=cassette, record_mode="once", registry=registry, flavour="plain")
+    async with vb.BillingClient(transport, registry=registry) as billing:
+        await billing.get_available_billing_tiers()
+    assert FakeTransport.built == [{"flavour": "plain"}]
+    assert operations(cassette) == [("GetAvailableBillingTiers", {})]
+
+
+async def test_a_mock_transport_records_and_replays_through_the_process_wide_registry(cassette: Path) -> None:
+    """connect(transport="replay", inner=MockTransport(...)) records through the mock, then replays without it."""
+    answers = iter(("free", "pro"))
+    inner = vb.MockTransport(lambda operation, request: vb.GetAvailableBillingTiersResponse(tiers=(next(answers),)))
+    async with vb.connect(transport="replay", cassette=cassette, record_mode="once", inner=inner) as billing:
+        live = await billing.get_available_billing_tiers()
+    assert live.tiers == ("free",)
+    assert [name for name, _ in inner.calls] == ["GetAvailableBillingTiers"]
+    async with vb.connect(transport="replay", cassette=cassette, on_unplayed="error") as billing:
+        assert await billing.get_available_billing_tiers() == live
+    assert len(inner.calls) == 1  # replaying never called the mock
+
+
+async def test_a_private_registry_gives_its_inner_transport_ready_built(
+    fake_registry: vb.PluginRegistry, cassette: Path
+) -> None:
+    """connect(registry=...) does not tell the replay factory its registry: pass the inner transport built from it."""
+    inner = fake_registry.create_transport("fake", flavour="private")
+    async with vb.connect(
+        transport="replay", cassette=cassette, record_mode="once", inner=inner, registry=fake_registry
+    ) as billing:
+        await billing.get_available_billing_tiers()
+    assert FakeTransport.built == [{"flavour": "private"}]
+    assert isinstance(inner, FakeTransport)
+    assert inner.closed
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"record_mod": "once"}, "no option 'record_mod'; did you mean 'record_mode'"),
+        ({"cassete": "c.json"}, "did you mean 'cassette'"),
+        ({"match_ingore": ["description"]}, "did you mean 'match_ignore'"),
+        ({"allow_playback_repeat": True}, "did you mean 'allow_playback_repeats'"),
+        ({"secret": ["x"]}, "did you mean 'secrets'"),
+        ({"inner": ""}, "inner must name a registered transport"),
+        ({"inner": vb.MockTransport(lambda operation, request: request), "flavour": "x"}, "option\\(s\\) flavour"),
+    ],
+)
+async def test_replay_options_are_checked_even_when_nothing_records(
+    registry: vb.PluginRegistry, cassette: Path, options: dict[str, Any], message: str
+) -> None:
+    """A misspelt replay option would otherwise reach the inner transport, which replay-only never builds."""
+    with pytest.raises(vb.ConfigurationError, match=message):
+        vb.connect(transport="replay", cassette=cassette, record_mode="all", registry=registry, **options)
+
+
+async def test_options_unlike_replay_ones_go_to_the_inner_transport(
+    fake_registry: vb.PluginRegistry, cassette: Path
+) -> None:
+    """Only near-misses of replay option names are refused; others, even similar words, reach the inner one."""
+    transport = replay.ReplayTransport(
+        cassette=cassette, record_mode="once", inner="fake", registry=fake_registry, registry_url="x", redaction="y"
+    )
+    async with vb.BillingClient(transport, registry=fake_registry) as billing:
+        await billing.get_available_billing_tiers()
+    assert FakeTransport.built == [{"registry_url": "x", "redaction": "y"}]
 
 
 async def test_replay_only_never_builds_the_inner_transport(open_client: Any, cassette: Path) -> None:
@@ -281,9 +358,9 @@ async def test_a_cassette_is_required(registry: vb.PluginRegistry) -> None:
 
 
 async def test_the_repr_shows_no_options(fake_registry: vb.PluginRegistry, cassette: Path) -> None:
-    """Credentials given for recording do not appear in the transport's repr."""
+    """Options given for the inner transport (credentials, say) do not appear in the transport's repr."""
     transport = replay.ReplayTransport(
-        cassette=cassette, record_mode="once", inner="fake", registry=fake_registry, api_key="key-very-secret"
+        cassette=cassette, record_mode="once", inner="fake", registry=fake_registry, token="key-very-secret"
     )
     assert "key-very-secret" not in repr(transport)
     assert str(cassette) in repr(transport)

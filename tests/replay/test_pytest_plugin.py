@@ -239,6 +239,96 @@ def test_new_episodes_adds_the_missing_call(project: pytest.Pytester, monkeypatc
     project.runpytest().assert_outcomes(passed=2)
 
 
+def test_connect_options_reach_replay_and_the_inner_transport(project: pytest.Pytester) -> None:
+    """billing_connect_options carries replay options (secrets) and an inner transport's own: a named inner transport
+    is built with the options replay does not take, and a secret in an answer fails the test at teardown."""
+    project.makeconftest(
+        CONFTEST
+        + textwrap.dedent(
+            """
+
+            class Pigeon(vb.MockTransport):
+                built = []
+
+                def __init__(self, **options):
+                    Pigeon.built.append(options)
+                    super().__init__(handler)
+
+
+            class PigeonPlugin:
+                @vb.plugin.hookimpl
+                def register_transports(self, register):
+                    register("pigeon", Pigeon)
+
+
+            @pytest.fixture
+            def billing_connect_options():
+                registry = vb.PluginRegistry(load_entry_points=False)
+                registry.register(viam_billing_replay, name="replay")
+                registry.register(PigeonPlugin(), name="pigeon")
+                inner = registry.create_transport("pigeon", loft="north")
+                return {"inner": inner, "registry": registry, "secrets": {"loft key": "inv-hunter2"}}
+            """
+        )
+    )
+    project.makepyfile(
+        test_pigeon="""
+        import pytest
+
+        pytestmark = pytest.mark.anyio
+
+
+        async def test_clean(billing_client):
+            assert (await billing_client.get_current_month_usage("org-1")).subtotal == 12.5
+
+
+        async def test_leaky(billing_client):
+            await billing_client.charge_organization("org-1", 1.0, 0.0, "hunter2")
+        """
+    )
+    result = project.runpytest("--billing-record-mode=once", "-k", "clean")
+    result.assert_outcomes(passed=2)
+    result = project.runpytest("--billing-record-mode=once", "-k", "leaky")
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(["*CassetteSecretError*loft key (secrets option)*"])
+    result.stdout.no_fnmatch_line("*inv-hunter2*")
+    directory = project.path / "cassettes" / "test_pigeon"
+    assert sorted(p.name for p in directory.iterdir()) == ["test_clean.json"]
+
+
+def test_a_refused_cassette_prints_no_secret_in_the_test_report(pytester: pytest.Pytester) -> None:
+    """pytest prints the arguments of the frames a failure passes through; the scan's frames are hidden from it,
+    so a CassetteSecretError raised in a user's own test shows the kind of secret and never its value."""
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_leak="""
+        import pytest
+        import viam_billing as vb
+
+        SECRET = "".join(reversed("EULAV-TERCES-kot"))  # the value itself never appears in this source
+
+
+        class Holding(vb.MockTransport):
+            def secrets(self):
+                return [SECRET]
+
+
+        @pytest.mark.parametrize("anyio_backend", ["asyncio"])
+        @pytest.mark.anyio
+        async def test_it(tmp_path, anyio_backend):
+            inner = Holding(lambda operation, request: vb.GetAvailableBillingTiersResponse(tiers=(SECRET,)))
+            async with vb.connect(
+                transport="replay", cassette=tmp_path / "c.json", record_mode="once", inner=inner
+            ) as billing:
+                await billing.get_available_billing_tiers()
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteSecretError*secret held by the inner Holding (from its secrets())*"])
+    result.stdout.no_fnmatch_line("*tok-SECRET-VALUE*")
+
+
 def test_the_fixture_works_with_the_process_wide_registry(pytester: pytest.Pytester) -> None:
     """Without a registry override, the replay transport comes from the real entry points."""
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest\n")

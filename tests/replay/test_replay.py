@@ -53,6 +53,26 @@ async def test_recorded_errors_are_raised_as_the_same_class(open_client: Any) ->
     assert str(replayed.value) == str(live.value)
 
 
+@pytest.mark.parametrize("code", list(vb.StatusCode)[1:], ids=lambda code: code.name)
+async def test_every_status_error_replays_as_its_class(open_client: Any, cassette: Path, code: vb.StatusCode) -> None:
+    """Each status code's error class (CancelledStatusError for CANCELLED, ...) is recorded by name and raised again
+    as that class: the cassette's table of error classes covers every one viam_billing exports."""
+    error = vb.status_error(code, f"status {code.name}", operation="GetAvailableBillingTiers")
+
+    def fail(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
+        raise error
+
+    async with open_client("once", inner=vb.MockTransport(fail)) as billing:
+        with pytest.raises(type(error)):
+            await billing.get_available_billing_tiers()
+    assert json.loads(cassette.read_text())["interactions"][0]["error"]["type"] == type(error).__name__
+    async with open_client("none") as billing:
+        with pytest.raises(vb.StatusError) as replayed:
+            await billing.get_available_billing_tiers()
+    assert type(replayed.value) is type(error)
+    assert (replayed.value.code, replayed.value.message) == (code, f"status {code.name}")
+
+
 async def test_non_status_errors_are_raised_as_their_exact_class(open_client: Any, service: Any) -> None:
     """A TransportError subclass raised by the wrapped transport comes back as that class."""
 

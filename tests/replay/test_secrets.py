@@ -1,4 +1,8 @@
-"""Secrets never reach disk: field redaction at record time, and the scan that refuses to save."""
+"""Secrets never reach disk: field redaction at record time, and the scan that refuses to save.
+
+The scan knows no transport: it asks the inner transport's ``secrets()`` (the documented optional capability of
+``AsyncTransport``) and adds what the ``secrets`` option gives.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,19 @@ API_KEY_ID = "keyid-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 TOKEN = "tok-Zm9vYmFyYmF6cXV4cXV1eA"
 
 
-def answering(**responses: Any) -> vb.MockTransport:
-    """A transport answering each named operation with the given response (or raising the given error)."""
+class Holding(vb.MockTransport):
+    """A MockTransport that holds credentials, as a real transport would, and reports them by ``secrets()``."""
+
+    def __init__(self, handler: vb.Handler, *held: str) -> None:
+        super().__init__(handler)
+        self.held = list(held)
+
+    def secrets(self) -> list[str]:
+        return self.held
+
+
+def answering(*held: str, **responses: Any) -> Holding:
+    """A transport holding ``held`` and answering each named operation with the given response (or error)."""
 
     def handler(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
         answer = responses[operation.name]
@@ -29,7 +44,7 @@ def answering(**responses: Any) -> vb.MockTransport:
             raise answer
         return answer
 
-    return vb.MockTransport(handler)
+    return Holding(handler, *held)
 
 
 async def test_sensitive_fields_are_redacted_by_default(open_client: Any, cassette: Path) -> None:
@@ -80,6 +95,28 @@ async def test_placeholders_can_be_chosen_per_field(open_client: Any) -> None:
     assert summary.outstanding_balance == 0.0
 
 
+async def test_redaction_reaches_into_lists_of_models_and_fits_each_field(open_client: Any) -> None:
+    """Fields inside repeated nested models are redacted; an optional field becomes absent, a list empty, and a
+    number given for an enum or a float becomes that enum member or float."""
+    async with open_client("once", redact=["id", "due_date", "invoices"]) as billing:
+        await billing.get_invoices_summary(ORG)
+    async with open_client("none", redact=["id", "due_date", "invoices"]) as billing:
+        summary = await billing.get_invoices_summary(ORG)
+    assert summary.invoices == ()  # the list itself was chosen
+    redact = {"id": "inv-x", "paid_date": None, "source_type": 1, "subtotal": 7}
+    async with open_client("all", redact=redact) as billing:
+        await billing.get_invoices_summary(ORG)
+        await billing.get_current_month_usage(ORG)
+    async with open_client("none", redact=redact) as billing:
+        summary = await billing.get_invoices_summary(ORG)
+        usage = await billing.get_current_month_usage(ORG)
+    assert [(invoice.id, invoice.paid_date) for invoice in summary.invoices] == [("inv-x", None), ("inv-x", None)]
+    assert summary.invoices[0].due_date is not None  # not chosen: kept
+    assert usage.resource_usage_costs_by_source[0].source_type is vb.SourceType(1)
+    assert usage.subtotal == 7.0
+    assert isinstance(usage.subtotal, float)
+
+
 async def test_a_placeholder_of_the_wrong_type_is_refused(open_client: Any, cassette: Path) -> None:
     """A text placeholder for a number field is a configuration error, not a cassette that cannot load."""
     inner = answering(GetInvoicesSummary=vb.GetInvoicesSummaryResponse(outstanding_balance=1.0))
@@ -98,84 +135,126 @@ async def test_redacted_request_fields_still_match(open_client: Any, cassette: P
         assert (await billing.get_invoices_summary(ORG)).outstanding_balance == 42.0
 
 
-async def test_credentials_and_metadata_are_not_recorded(open_client: Any, cassette: Path) -> None:
-    """Recording with credentials writes neither them nor any authorization metadata."""
-    async with open_client("once", api_key=API_KEY, api_key_id=API_KEY_ID, access_token=TOKEN) as billing:
+async def test_a_transport_holding_secrets_records_when_none_is_in_the_answers(
+    open_client: Any, service: Any, cassette: Path
+) -> None:
+    """The scan has no false alarms: credentials the inner transport holds but nobody sent back are fine."""
+    inner = Holding(service, API_KEY, API_KEY_ID, TOKEN)
+    async with open_client("once", inner=inner) as billing:
         await billing.get_invoices_summary(ORG)
         await billing.get_invoice_pdf_bytes("inv-1", ORG)
-    text = cassette.read_text().lower()
-    for needle in (API_KEY, API_KEY_ID, TOKEN, "authorization", "bearer"):
-        assert needle.lower() not in text
+    text = cassette.read_text()
+    assert [item["operation"] for item in json.loads(text)["interactions"]] == ["GetInvoicesSummary", "GetInvoicePdf"]
+    for needle in (API_KEY, API_KEY_ID, TOKEN):
+        assert needle not in text
+
+
+async def test_an_inner_transport_without_secrets_records_and_replays(
+    open_client: Any, service: Any, cassette: Path
+) -> None:
+    """A transport that does not override secrets() (the base class returns none) records like any other."""
+
+    class Bare(vb.AsyncTransport):
+        async def unary(self, operation: Any, request: Any, *, timeout: float | None) -> Any:
+            return vb.GetAvailableBillingTiersResponse(tiers=("free", API_KEY))
+
+    assert list(Bare().secrets()) == []
+    async with open_client("once", inner=Bare()) as billing:
+        live = await billing.get_available_billing_tiers()
+    assert API_KEY in cassette.read_text()  # nobody said it was a secret
+    async with open_client("none", on_unplayed="error") as billing:
+        assert await billing.get_available_billing_tiers() == live
+
+
+INNER_KIND = "secret held by the inner Holding (from its secrets())"
 
 
 @pytest.mark.parametrize(
-    ("options", "environment", "responses", "kind", "where"),
+    ("held", "options", "responses", "kind", "secret", "where"),
     [
-        (
-            {"api_key": API_KEY},
+        pytest.param(
+            [API_KEY],
             {},
             {"GetOrgBillingInformation": vb.GetOrgBillingInformationResponse(billing_tier=f"tier {API_KEY}")},
-            "API key (api_key option)",
+            INNER_KIND,
+            API_KEY,
             "interaction 0 (GetOrgBillingInformation)",
+            id="inner-secret-in-a-response",
         ),
-        (
-            {"api_key_id": API_KEY_ID},
+        pytest.param(
+            ["", API_KEY_ID],
             {},
-            {
-                "GetLocationBillingOrganization": vb.GetLocationBillingOrganizationResponse(
-                    billing_organization_id=API_KEY_ID
-                )
-            },
-            "API key id (api_key_id option)",
-            "interaction 0 (GetLocationBillingOrganization)",
-        ),
-        (
-            {"access_token": TOKEN},
-            {},
-            {"GetAvailableBillingTiers": vb.UnauthenticatedError(f"token {TOKEN} expired")},
-            "access token (access_token option)",
+            {"GetAvailableBillingTiers": vb.UnauthenticatedError(f"key id {API_KEY_ID} revoked")},
+            INNER_KIND,
+            API_KEY_ID,
             "interaction 0 (GetAvailableBillingTiers)",
+            id="inner-secret-in-an-error-message",
         ),
-        (
+        pytest.param(
+            [TOKEN],
             {},
-            {"VIAM_API_KEY": API_KEY},
             {
                 "GetInvoicePdf": [
-                    vb.GetInvoicePdfResponse(chunk=b"%PDF " + API_KEY[:10].encode()),
-                    vb.GetInvoicePdfResponse(chunk=API_KEY[10:].encode() + b" %%EOF"),
+                    vb.GetInvoicePdfResponse(chunk=b"%PDF " + TOKEN[:10].encode()),
+                    vb.GetInvoicePdfResponse(chunk=TOKEN[10:].encode() + b" %%EOF"),
                 ]
             },
-            "API key (VIAM_API_KEY environment variable)",
+            INNER_KIND,
+            TOKEN,
             "interaction 0 (GetInvoicePdf)",
+            id="inner-secret-split-across-pdf-chunks",
         ),
-        (
-            {"api_key": 'key"with\\quote'},
+        pytest.param(
+            ['key"with\\quote'],
             {},
             {"GetOrgBillingInformation": vb.GetOrgBillingInformationResponse(billing_tier='key"with\\quote')},
-            "API key (api_key option)",
+            INNER_KIND,
+            'key"with\\quote',
             "interaction 0 (GetOrgBillingInformation)",
+            id="inner-secret-json-escaped",
+        ),
+        pytest.param(
+            [],
+            {"secrets": [TOKEN]},
+            {
+                "GetLocationBillingOrganization": vb.GetLocationBillingOrganizationResponse(
+                    billing_organization_id=TOKEN
+                )
+            },
+            "value given in the secrets option",
+            TOKEN,
+            "interaction 0 (GetLocationBillingOrganization)",
+            id="secrets-option-list",
+        ),
+        pytest.param(
+            [],
+            {"secrets": {"support PIN": "pin-80427315"}},
+            {"GetOrgBillingInformation": vb.GetOrgBillingInformationResponse(billing_tier="pin-80427315")},
+            "support PIN (secrets option)",
+            "pin-80427315",
+            "interaction 0 (GetOrgBillingInformation)",
+            id="secrets-option-mapping",
         ),
     ],
 )
 async def test_the_secret_scan_refuses_to_save(
     open_client: Any,
     cassette: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    held: list[str],
     options: dict[str, Any],
-    environment: dict[str, str],
     responses: dict[str, Any],
     kind: str,
+    secret: str,
     where: str,
 ) -> None:
-    """A known secret anywhere in the cassette (text, JSON-escaped, split across PDF chunks) stops the save."""
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    """A secret anywhere in the cassette (text, JSON-escaped, an error, split across PDF chunks) stops the save;
+    the error names the kind of secret and where it was, never the value."""
     async with open_client("once", redact=()) as billing:
         await billing.get_available_billing_tiers()
     before = cassette.read_bytes()
 
     async def session() -> None:
-        async with open_client("all", inner=answering(**responses), redact=(), **options) as billing:
+        async with open_client("all", inner=answering(*held, **responses), redact=(), **options) as billing:
             for name in responses:
                 operation = vb.operation(name)
                 request = operation.request_type(**({"org_id": ORG} if name == "GetInvoicePdf" else {}))
@@ -194,57 +273,58 @@ async def test_the_secret_scan_refuses_to_save(
     assert error.kind == kind
     assert kind in str(error)
     assert where in str(error)
-    secret = options.get("api_key") or options.get("api_key_id") or options.get("access_token") or API_KEY
     assert secret not in str(error)
     assert secret not in repr(error)
     assert cassette.read_bytes() == before  # nothing was written
     assert os.listdir(cassette.parent) == ["test.json"]
 
 
-async def test_secrets_the_wrapped_transport_knows_are_scanned_for(registry: vb.PluginRegistry, cassette: Path) -> None:
-    """A wrapped transport's known_secrets() (a session token it obtained) joins the scan."""
+async def test_secrets_the_inner_transport_obtains_while_recording_are_scanned_for(
+    open_client: Any, cassette: Path
+) -> None:
+    """secrets() is asked when saving, so a token the inner transport obtained during the session is known."""
 
-    class TokenTransport(vb.MockTransport):
-        def known_secrets(self) -> dict[str, str]:
-            return {"access token": TOKEN}
+    def handler(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
+        inner.held.append(TOKEN)  # as a login handshake would
+        return vb.GetLocationBillingOrganizationResponse(billing_organization_id=TOKEN)
 
-    inner = TokenTransport(
-        lambda operation, request: vb.GetLocationBillingOrganizationResponse(billing_organization_id=TOKEN)
-    )
-    with pytest.raises(replay.CassetteSecretError, match=r"access token \(from the TokenTransport\)"):
-        async with vb.connect(
-            transport="replay", cassette=cassette, record_mode="once", inner=inner, registry=registry
-        ) as billing:
+    inner = Holding(handler)
+    with pytest.raises(replay.CassetteSecretError) as info:
+        async with open_client("once", inner=inner) as billing:
             await billing.get_location_billing_organization("loc-1")
+    assert info.value.kind == INNER_KIND
     assert not cassette.exists()
+
+
+async def test_the_replay_transport_reports_the_secrets_it_knows(open_client: Any, cassette: Path) -> None:
+    """ReplayTransport.secrets() gives the secrets option's values and, once built, the inner transport's."""
+    inner = Holding(lambda operation, request: request, API_KEY)  # never called
+    async with open_client("once", inner=inner, secrets=[TOKEN]) as billing:
+        assert sorted(billing.transport.secrets()) == sorted([API_KEY, TOKEN])
+    async with open_client("once", inner="never-built", secrets={"PIN": "1234"}) as billing:
+        assert list(billing.transport.secrets()) == ["1234"]  # the inner transport was not needed, nor built
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [("hunter2", "not one string"), ([b"hunter2"], "must be a string, got bytes"), ({"PIN": 1234}, "got int")],
+)
+async def test_bad_secrets_options_are_configuration_errors(open_client: Any, secrets: Any, message: str) -> None:
+    """A lone string (which would be scanned character by character) or a value that is not text is refused."""
+    with pytest.raises(vb.ConfigurationError, match=message):
+        open_client("once", secrets=secrets)
 
 
 async def test_the_scan_finds_secrets_in_the_cassette_before_redaction_saves_it(
     open_client: Any, cassette: Path
 ) -> None:
     """Redacting the field that carried the secret lets the same recording be saved."""
-    inner = answering(GetOrgBillingInformation=vb.GetOrgBillingInformationResponse(billing_tier=API_KEY))
-    async with open_client("once", inner=inner, api_key=API_KEY, redact=["billing_tier"]) as billing:
+    inner = answering(API_KEY, GetOrgBillingInformation=vb.GetOrgBillingInformationResponse(billing_tier=API_KEY))
+    async with open_client("once", inner=inner, redact=["billing_tier"]) as billing:
         info = await billing.get_org_billing_information(ORG)
     assert info.billing_tier == API_KEY
     assert API_KEY not in cassette.read_text()
     assert json.loads(cassette.read_text())["interactions"][0]["responses"][0]["billing_tier"] == replay.REDACTED
-
-
-async def test_values_from_a_secrets_method_are_scanned_for(registry: vb.PluginRegistry, cassette: Path) -> None:
-    """A wrapped transport's plain secrets() iterable joins the scan as well, named by its class."""
-
-    class SessionTransport(vb.MockTransport):
-        def secrets(self) -> list[str]:
-            return ["", TOKEN]
-
-    inner = SessionTransport(lambda operation, request: vb.GetAvailableBillingTiersResponse(tiers=(TOKEN,)))
-    with pytest.raises(replay.CassetteSecretError, match="credential held by the SessionTransport"):
-        async with vb.connect(
-            transport="replay", cassette=cassette, record_mode="once", inner=inner, registry=registry
-        ) as billing:
-            await billing.get_available_billing_tiers()
-    assert not cassette.exists()
 
 
 async def test_a_session_token_of_the_grpc_transport_is_never_saved(tmp_path: Path) -> None:
@@ -269,7 +349,7 @@ async def test_a_session_token_of_the_grpc_transport_is_never_saved(tmp_path: Pa
             await session(emulator)
     (token,) = tokens
     error = info.value
-    assert error.kind == "credential held by the GrpcTransport (key, key id or session token)"
+    assert error.kind == "secret held by the inner GrpcTransport (from its secrets())"
     assert error.kind in str(error)
     assert "interaction 1 (GetInvoicesSummary)" in str(error)
     assert token not in str(error)

@@ -21,8 +21,10 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 async def billing_connect_options(billing_record_mode: str, anyio_backend: str) -> AsyncIterator[dict[str, Any]]:
     """Where ``billing_client`` records from: an emulator started only when recording.
 
-    Replaying (the default, ``--billing-record-mode=none``) needs nothing at all. To record from the real
-    service instead, yield ``{}`` here and set ``VIAM_API_KEY`` and ``VIAM_API_KEY_ID``.
+    Replaying (the default, ``--billing-record-mode=none``) needs nothing at all. When recording, the emulator's
+    options (address, key) go to the transport that records, the default ``"grpc"``. To record from the real
+    service instead, yield ``{}`` here and set ``VIAM_API_KEY`` and ``VIAM_API_KEY_ID``: the grpc transport
+    reads them, and reports them to the replay transport's secret scan.
     """
     if billing_record_mode == "none":
         yield {}
