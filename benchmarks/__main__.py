@@ -13,7 +13,8 @@ from . import _imports, _pdf, _replay, _unary
 from ._harness import Row, Settings, emulator_process
 from ._report import render
 
-SUITES = ("imports", "unary", "pdf", "replay")
+SUITES = ("imports", "first-result", "unary", "pdf", "replay")
+SERVED = ("first-result", "unary", "pdf")  # the suites that need the emulator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if "imports" in args.only:
         print("cold import ...", flush=True)
-        done(_imports.run(settings))
-    if "unary" in args.only or "pdf" in args.only:
+        done(_imports.cold_import(settings))
+    if any(suite in args.only for suite in SERVED):
         with emulator_process(settings) as emulator:
+            if "first-result" in args.only:
+                print(f"first result in a fresh process, from the emulator at {emulator.address} ...", flush=True)
+                done(_imports.first_result(emulator, settings))
             if "unary" in args.only:
                 print(f"unary calls against the emulator at {emulator.address} ...", flush=True)
                 done(_unary.run(emulator, settings))

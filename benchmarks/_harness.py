@@ -39,7 +39,7 @@ class Settings:
     chunk_kib: int = 64  # the emulator's PDF chunk size
     pdf_runs: int = 5  # downloads per variant
     memory_runs: int = 3  # fresh processes per variant for the memory high-water mark
-    import_runs: int = 9  # fresh interpreters per variant
+    import_runs: int = 15  # fresh interpreters per variant, for the cold-import and first-result rows
     interactions: int = 10_000  # in the replayed cassette
     replay_calls: int = 20_000  # replayed calls per backend and run
 

@@ -13,9 +13,7 @@ from datetime import datetime, timezone
 from typing import IO, Any, TypeVar, Union
 
 import anyio
-import anyio.to_thread
 
-from . import _files
 from . import _models as m
 from . import _operations as ops
 from . import _validate as v
@@ -379,6 +377,11 @@ class BillingClient:
         timeout: float | None,
         progress: Callable[[int], object] | None,
     ) -> int:
+        # Loaded here, not with the client: tempfile and the worker threads serve only downloads to a path.
+        import anyio.to_thread
+
+        from . import _files
+
         _check_destination(path)
         file, tmp = _files.open_temporary(path)
         try:

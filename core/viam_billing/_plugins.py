@@ -121,9 +121,34 @@ class Observers:
 class _Entry:
     """An entry point found, and what became of it."""
 
-    info: PluginInfo
+    kind: PluginKind
     entry_point: metadata.EntryPoint
     plugin: object = None
+    loaded: bool = False
+    error: str | None = None
+    _distribution: tuple[str | None, str | None] | None = None
+
+    @property
+    def distribution(self) -> tuple[str | None, str | None]:
+        """The name and version of the distribution that lists it, read (from its metadata file) when first asked."""
+        if self._distribution is None:
+            dist = getattr(self.entry_point, "dist", None)
+            self._distribution = (None, None) if dist is None else (dist.metadata["Name"], dist.version)
+        return self._distribution
+
+    def info(self, transports: tuple[str, ...] = (), sinks: tuple[str, ...] = ()) -> PluginInfo:
+        distribution, version = self.distribution
+        return PluginInfo(
+            name=self.entry_point.name,
+            kind=self.kind,
+            distribution=distribution,
+            version=version,
+            module=self.entry_point.value,
+            loaded=self.loaded,
+            transports=transports,
+            sinks=sinks,
+            error=self.error,
+        )
 
 
 class PluginRegistry:
@@ -151,47 +176,48 @@ class PluginRegistry:
     def _read_entry_points(self) -> None:
         blocked = {name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",") if name.strip()}
         builtins_only = bool(os.environ.get(DISABLE_AUTOLOAD_ENV))
+        everything = metadata.entry_points()  # one scan of the installed distributions for the three groups
         for kind, group in ENTRY_POINT_GROUPS.items():
-            for ep in metadata.entry_points(group=group):
-                dist = getattr(ep, "dist", None)
-                distribution = None if dist is None else dist.metadata["Name"]
-                version = None if dist is None else dist.version
-                info = PluginInfo(name=ep.name, kind=kind, distribution=distribution, version=version, module=ep.value)
+            for ep in everything.select(group=group):
+                entry = _Entry(kind=kind, entry_point=ep)
                 taken = self._entries.get((kind, ep.name))
                 if taken is not None:
-                    if taken.info.distribution != distribution:
+                    if taken.distribution[0] != entry.distribution[0]:
                         reason = f"the {kind} name {ep.name!r} is already taken by the distribution "
-                        self._refused.append(self._warn(info, f"{reason}{taken.info.distribution!r}"))
+                        entry.error = reason + repr(taken.distribution[0])
+                        self._warn(ep.name, entry.error)
+                        self._refused.append(entry.info())
                     # else: one distribution visible twice on sys.path (an editable and a regular install)
                     continue
                 if ep.name in blocked:
                     logger.debug("plugin %r blocked by %s", ep.name, BLOCK_ENV)
                     continue
-                if builtins_only and distribution != _OWN_DISTRIBUTION:
+                if builtins_only and entry.distribution[0] != _OWN_DISTRIBUTION:
                     logger.debug("plugin %r not autoloaded (%s is set)", ep.name, DISABLE_AUTOLOAD_ENV)
                     continue
-                self._entries[kind, ep.name] = _Entry(info=info, entry_point=ep)
+                self._entries[kind, ep.name] = entry
 
     # -- loading ------------------------------------------------------------------------------------------------
 
     def _load(self, kind: PluginKind, name: str) -> None:
         """Import and register the plugin listed as ``name`` in ``kind``'s group, once."""
         entry = self._entries.get((kind, name))
-        if entry is None or entry.info.loaded or entry.info.error is not None:
+        if entry is None or entry.loaded or entry.error is not None:
             return
         try:
             plugin = entry.entry_point.load()
         except Exception as exc:
-            entry.info = self._warn(entry.info, f"import of {entry.info.module!r} failed: {type(exc).__name__}: {exc}")
+            entry.error = f"import of {entry.entry_point.value!r} failed: {type(exc).__name__}: {exc}"
+            self._warn(name, entry.error)
             return
         error = self._add(plugin)
         if error is not None:
-            entry.info = self._warn(entry.info, error)
+            entry.error = error
+            self._warn(name, error)
             return
         for other in self._entries.values():  # the same module listed under other names is loaded too
-            if other.entry_point.value == entry.entry_point.value and other.info.error is None:
-                other.plugin = plugin
-                other.info = attrs.evolve(other.info, loaded=True)
+            if other.entry_point.value == entry.entry_point.value and other.error is None:
+                other.plugin, other.loaded = plugin, True
 
     def _add(self, plugin: object) -> str | None:
         """Register ``plugin`` with pluggy; return why it failed, or ``None``.
@@ -225,14 +251,15 @@ class PluginRegistry:
         """
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         info = PluginInfo(name=name, module=getattr(plugin, "__name__", None))
-        if any(other.name == name and other.error is None for other in self._direct):
-            info = self._warn(info, "a plugin of that name is already registered")
-        else:
+        error = "a plugin of that name is already registered"
+        if not any(other.name == name and other.error is None for other in self._direct):
             error = self._add(plugin)
-            info = attrs.evolve(info, loaded=error is None) if error is None else self._warn(info, error)
-            if error is None:
-                transports, sinks = self._provided_by(plugin)
-                info = attrs.evolve(info, transports=transports, sinks=sinks)
+        if error is None:
+            transports, sinks = self._provided_by(plugin)
+            info = attrs.evolve(info, loaded=True, transports=transports, sinks=sinks)
+        else:
+            self._warn(name, error)
+            info = attrs.evolve(info, error=error)
         self._direct.append(info)
         return info
 
@@ -241,9 +268,8 @@ class PluginRegistry:
         for kind, name in list(self._entries):
             self._load(kind, name)
 
-    def _warn(self, info: PluginInfo, reason: str) -> PluginInfo:
-        warnings.warn(f"viam-billing plugin {info.name!r} was not loaded: {reason}", PluginLoadWarning, stacklevel=5)
-        return attrs.evolve(info, error=reason, loaded=False)
+    def _warn(self, name: str, reason: str) -> None:
+        warnings.warn(f"viam-billing plugin {name!r} was not loaded: {reason}", PluginLoadWarning, stacklevel=5)
 
     # -- what the plugins registered, asked through pluggy -------------------------------------------------------
 
@@ -299,9 +325,8 @@ class PluginRegistry:
         return factory
 
     def _known(self, kind: PluginKind) -> str:
-        names = set(self._table(kind)) | {
-            name for (k, name), e in self._entries.items() if k == kind and not e.info.error
-        }
+        found = {name for (k, name), entry in self._entries.items() if k == kind and entry.error is None}
+        names = set(self._table(kind)) | found
         return ", ".join(sorted(names)) or "none"
 
     def create_transport(self, name: str, **options: Any) -> AsyncTransport:
@@ -341,7 +366,7 @@ class PluginRegistry:
 
     def _failure_note(self, kind: PluginKind, name: str) -> str:
         entry = self._entries.get((kind, name))
-        return "" if entry is None or entry.info.error is None else f"; its plugin failed to load: {entry.info.error}"
+        return "" if entry is None or entry.error is None else f"; its plugin failed to load: {entry.error}"
 
     def observers(self) -> Observers | None:
         """The call observers, loading the observer plugins on first use; ``None`` when there are none.
@@ -361,13 +386,10 @@ class PluginRegistry:
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin entry: found through entry points (loaded or not, failed or not) and registered directly."""
-        found: list[PluginInfo] = []
-        for entry in self._entries.values():
-            info = entry.info
-            if info.loaded:
-                transports, sinks = self._provided_by(entry.plugin)
-                info = attrs.evolve(info, transports=transports, sinks=sinks)
-            found.append(info)
+        found = [
+            entry.info(*self._provided_by(entry.plugin)) if entry.loaded else entry.info()
+            for entry in self._entries.values()
+        ]
         return [*found, *self._refused, *self._direct]
 
 
