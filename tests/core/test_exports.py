@@ -10,7 +10,7 @@ import types
 import pytest
 import viam_billing
 
-PUBLIC_MODULES = ["viam_billing", "viam_billing.plugin"]
+PUBLIC_MODULES = ["viam_billing", "viam_billing.plugin", "viam_billing.testing"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

@@ -11,6 +11,10 @@ RPCs, enforcing the API key and the Bearer token, with seeded data, fault inject
         emulator.fail_next("GetInvoicesSummary", StatusCode.UNAVAILABLE, count=2)
         assert emulator.received["ChargeOrganization"] == 0
 
+``Emulator(handler=...)`` serves a function instead of the seed (the handler of
+:class:`~viam_billing.MockTransport`, behind real gRPC and the same authentication): how
+:mod:`viam_billing.testing` checks the gRPC transport.
+
 From a shell: ``python -m viam_billing_grpc.emulator --port 8080`` (credentials :data:`DEFAULT_API_KEY` and
 :data:`DEFAULT_API_KEY_ID` unless given).
 

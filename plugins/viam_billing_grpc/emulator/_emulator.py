@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hmac
+import inspect
 import logging
 import math
 import secrets
@@ -12,10 +13,10 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Collection, Iterable, Iterator
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import grpclib.const
@@ -26,13 +27,16 @@ from grpclib.const import Cardinality, Status
 from grpclib.exceptions import GRPCError
 from grpclib.protocol import H2Protocol
 from grpclib.utils import graceful_exit
-from viam_billing import OPERATIONS, Operation, StatusCode
+from viam_billing import OPERATIONS, Model, Operation, StatusCode, StatusError
 from viam_billing_protos._generated import auth_pb
 from viam_billing_protos.codec import from_message, message_type, to_message
 
 from .. import _redact
 from .._engine import AUTH_PATH
 from ._service import Charge, State
+
+if TYPE_CHECKING:
+    from viam_billing import Handler
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_API_KEY_ID", "Emulator"]
 
@@ -107,6 +111,23 @@ class Emulator:
     ``redact_logs=False`` leaves the emulator's key, key id and tokens out of the log redaction of the HTTP/2
     libraries, which then rests on the clients' own: for tests that the clients keep secrets out of logs.
 
+    ``handler`` replaces the seeded service with a function, to script a backend the way
+    :class:`~viam_billing.MockTransport` does, but behind real gRPC and the emulator's authentication: it takes
+    the same :data:`~viam_billing.Handler` (``(operation, request) -> response``, sync or async; for
+    ``GetInvoicePdf`` an iterable or async iterator of chunks), and the :class:`~viam_billing.StatusError` it
+    raises is answered as that gRPC status with its message. A call cancelled by its client, or cut off,
+    cancels the handler's work and closes its iterator. :mod:`viam_billing.testing` runs its transport
+    conformance checks this way::
+
+        def handler(operation, request):
+            raise viam_billing.NotFoundError("no such invoice")
+
+        async with Emulator(handler=handler) as emulator: ...
+
+    The handler runs on the emulator's event loop (see below), so it waits with ``anyio`` or ``asyncio``, and
+    shares state with the test through thread-safe means. The seed and :attr:`charges`, :attr:`emails`, ... are
+    then unused; faults and counters work as with the seed.
+
     Under asyncio the server runs on the caller's event loop, under trio on an asyncio loop in a thread of its
     own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`) and the counters
     (:attr:`received`, :attr:`sent`, :attr:`cancelled`, :attr:`charges`, :attr:`emails`) can be used from the
@@ -125,6 +146,7 @@ class Emulator:
         now: datetime | Callable[[], datetime] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         redact_logs: bool = True,
+        handler: Handler | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
@@ -132,6 +154,9 @@ class Emulator:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
         if token_ttl is not None and not (isinstance(token_ttl, (int, float)) and token_ttl > 0):
             raise ValueError(f"token_ttl must be a positive number of seconds or None, got {token_ttl!r}")
+        if handler is not None and not callable(handler):
+            raise TypeError(f"handler must be a function (operation, request) -> response, got {handler!r}")
+        self._handler = handler
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
@@ -419,24 +444,50 @@ class Emulator:
             fault = await self._suffer(name, stream)
             self._check_token(stream)
             request = from_message(operation.request_type, message)
-            result = self._state.handlers[name](request)
+            result = await self._answer(operation, request)
             if not operation.streaming:
                 await stream.send_message(to_message(result))
                 self.sent[name] += 1
                 return
             drop_after = fault.drop_after if fault is not None else None
-            for sent, chunk in enumerate(result):
-                if drop_after is not None and sent >= drop_after:
-                    self._drop(stream)
-                    return
-                await stream.send_message(to_message(chunk))
-                self.sent[name] += 1
+            chunks = _each(result)
+            try:
+                sent = 0
+                async for chunk in chunks:
+                    if drop_after is not None and sent >= drop_after:
+                        self._drop(stream)
+                        return
+                    await stream.send_message(to_message(chunk))
+                    self.sent[name] += 1
+                    sent += 1
+            finally:
+                # Also when the client cancelled: the handler's generator learns it now, not when collected.
+                await chunks.aclose()
         except _Dropped:
             return
+        except StatusError as exc:
+            raise GRPCError(_grpc_status(exc.code), exc.message) from exc
         except asyncio.CancelledError:
             if not self._stopping:
                 self.cancelled[name] += 1
             raise
+
+    async def _answer(self, operation: Operation[Any, Any], request: Model) -> Any:
+        """The seed's answer to ``request``, or the handler's: a model, or the chunks of a stream."""
+        if self._handler is None:
+            return self._state.handlers[operation.name](request)
+        result: Any = self._handler(operation, request)
+        if inspect.isawaitable(result):
+            result = await result
+        if operation.streaming:
+            if not isinstance(result, (Iterable, AsyncIterable)):
+                raise TypeError(f"the emulator's handler returned {result!r} for {operation.name}; expected chunks")
+        elif not isinstance(result, operation.response_type):
+            raise TypeError(
+                f"the emulator's handler returned {type(result).__name__} for {operation.name}; "
+                f"expected {operation.response_type.__name__}"
+            )
+        return result
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -480,6 +531,14 @@ class Emulator:
         await server.wait_closed()
         await _transports_gone(server)
 
+    async def _start_in_thread(self) -> None:
+        # The thread's tasks inherit the trio caller's context, where sniffio's variable says "trio"; the server's
+        # tasks (and a handler using anyio) must see the asyncio loop they run on.
+        import sniffio
+
+        sniffio.current_async_library_cvar.set(None)
+        await self._start_here()
+
     async def start(self) -> None:
         """Start serving; under trio, in a thread of its own. Prefer ``async with``."""
         if self._server is not None or self._thread is not None:
@@ -491,7 +550,7 @@ class Emulator:
 
         thread = LoopThread("viam-billing-emulator")
         try:
-            await thread.run(self._start_here)
+            await thread.run(self._start_in_thread)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await thread.aclose()
@@ -567,6 +626,28 @@ async def _transports_gone(server: grpclib.server.Server, within: float = 1.0) -
 def _closed(protocol: H2Protocol) -> bool:
     # A protocol whose TLS handshake failed never had connection_made(): it has no connection at all.
     return not hasattr(protocol, "connection") or protocol.connection.is_closing()
+
+
+async def _each(chunks: Iterable[Model] | AsyncIterable[Model]) -> AsyncGenerator[Model, None]:
+    """The chunks of a stream, from an iterable or an async iterable; closing this closes a generator given."""
+    if not isinstance(chunks, AsyncIterable):
+        iterator = iter(chunks)
+        try:
+            for chunk in iterator:
+                yield chunk
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        return
+    async_iterator = aiter(chunks)
+    try:
+        async for chunk in async_iterator:
+            yield chunk
+    finally:
+        aclose = getattr(async_iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class _Dropped(Exception):
