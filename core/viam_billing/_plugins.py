@@ -251,7 +251,7 @@ class PluginRegistry:
         """
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         info = PluginInfo(name=name, module=getattr(plugin, "__name__", None))
-        error = "a plugin of that name is already registered"
+        error: str | None = "a plugin of that name is already registered"
         if not any(other.name == name and other.error is None for other in self._direct):
             error = self._add(plugin)
         if error is None:

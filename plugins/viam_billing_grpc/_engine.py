@@ -12,7 +12,8 @@ import contextlib
 import logging
 import ssl
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from grpclib.client import Channel, Stream
 from grpclib.client import Handler as ClientHandler
@@ -25,7 +26,7 @@ from viam_billing_protos._generated import auth_pb
 from viam_billing_protos.codec import message_type
 
 from ._address import Address
-from ._auth import Authenticator, Credentials
+from ._auth import Authenticator, Credentials, Metadata
 from ._errors import AUTH_OPERATION, is_connection_loss, map_error
 from ._retry import RetryPolicy
 
@@ -39,19 +40,31 @@ _UNARY = Cardinality.UNARY_UNARY
 _SERVER_STREAM = Cardinality.UNARY_STREAM
 _UNAUTHENTICATED = StatusCode.UNAUTHENTICATED.value
 
+T = TypeVar("T")
 
-class Plan:
-    """What a call of one operation needs, worked out once per operation rather than on every call."""
 
-    __slots__ = ("idempotent", "name", "path", "reply_type", "request_type", "response_model")
+class Plan(NamedTuple):
+    """What a call needs on the wire and for retrying, worked out once per operation rather than on every call."""
 
-    def __init__(self, operation: Operation[Any, Any]) -> None:
-        self.name = operation.name
-        self.path = operation.path
-        self.request_type = message_type(operation.request_type)
-        self.reply_type = message_type(operation.response_type)
-        self.response_model = operation.response_type
-        self.idempotent = operation.idempotent
+    name: str
+    path: str
+    request_type: Any
+    reply_type: Any
+    idempotent: bool
+    """Whether the call is safe to repeat: only such calls are retried."""
+    response_model: Any = None
+    """The model class of the replies, for the transport to convert them."""
+
+    @classmethod
+    def of(cls, operation: Operation[Any, Any]) -> Plan:
+        """The plan of a billing operation."""
+        model = operation.response_type
+        request_type, reply_type = message_type(operation.request_type), message_type(model)
+        return cls(operation.name, operation.path, request_type, reply_type, operation.idempotent, model)
+
+
+_AUTH_PLAN = Plan(AUTH_OPERATION, AUTH_PATH, auth_pb.AuthenticateRequest, auth_pb.AuthenticateResponse, True)
+"""``AuthService/Authenticate``: safe to repeat, so retried like a read."""
 
 
 class _Protocol(H2Protocol):
@@ -147,35 +160,11 @@ class Engine:
             logger.debug("dialling %s on first use", self._target)
         return channel
 
-    # -- unary ---------------------------------------------------------------------------------------------------
+    # -- calls -------------------------------------------------------------------------------------------------
 
     async def unary(self, plan: Plan, message: Any, timeout: float | None) -> Any:
         """Send ``message`` and return the reply message; retries, re-authentication and deadline included."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        auth = self.auth
-        attempt = 1
-        refreshed = False
-        while True:
-            metadata = auth.metadata
-            try:
-                if metadata is None:
-                    metadata = await auth.ensure(deadline)
-                remaining = None if deadline is None else _remaining(deadline)
-                async with self._get_channel().request(
-                    plan.path, _UNARY, plan.request_type, plan.reply_type, timeout=remaining, metadata=metadata
-                ) as stream:
-                    await stream.send_message(message, end=True)
-                    reply = await stream.recv_message()
-            except Exception as exc:
-                if not refreshed and metadata is not None and _refused(exc) and auth.retry_after_refusal(metadata):
-                    refreshed = True
-                    continue
-                attempt = await self._recover(plan.name, exc, attempt, deadline, timeout, retry=plan.idempotent)
-                continue
-            auth.accepted = metadata
-            return reply
-
-    # -- server streaming ----------------------------------------------------------------------------------------
+        return await self._call(plan, message, timeout, self._exchange, self.auth)
 
     async def open_stream(self, plan: Plan, message: Any, timeout: float | None) -> StreamCall:
         """Start a server-streaming call and wait for its first message (or its end).
@@ -183,95 +172,103 @@ class Engine:
         Failures before the first message are retried like a unary call's; once a message has been received,
         nothing is retried. The deadline covers the whole stream.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        auth = self.auth
-        attempt = 1
-        refreshed = False
-        while True:
-            metadata = auth.metadata
-            stream: Stream[Any, Any] | None = None
-            try:
-                if metadata is None:
-                    metadata = await auth.ensure(deadline)
-                remaining = None if deadline is None else _remaining(deadline)
-                opened = self._get_channel().request(
-                    plan.path,
-                    _SERVER_STREAM,
-                    plan.request_type,
-                    plan.reply_type,
-                    timeout=remaining,
-                    metadata=metadata,
-                )
-                stream = await opened.__aenter__()
-                await stream.send_message(message, end=True)
-                first = await stream.recv_message()
-                if first is None:
-                    await stream.recv_trailing_metadata()
-            except BaseException as exc:
-                failure = exc if stream is None else await _release(stream, exc)
-                if not isinstance(failure, Exception):
-                    raise
-                if not refreshed and metadata is not None and _refused(failure) and auth.retry_after_refusal(metadata):
-                    refreshed = True
-                    continue
-                attempt = await self._recover(plan.name, failure, attempt, deadline, timeout, retry=plan.idempotent)
-                continue
-            auth.accepted = metadata
-            return StreamCall(stream, first, plan.name, self._target, timeout)
+        stream, first = await self._call(plan, message, timeout, self._open, self.auth)
+        return StreamCall(stream, first, plan.name, self._target, timeout)
 
     async def open_pump(self, plan: Plan, message: Any, timeout: float | None, capacity: int) -> Pump:
         """:meth:`open_stream`, then read ahead into a buffer of ``capacity`` messages (for the trio bridge)."""
         return Pump(await self.open_stream(plan, message, timeout), capacity)
-
-    # -- authentication ------------------------------------------------------------------------------------------
 
     async def _handshake(self, api_key_id: str, api_key: str) -> str:
         """``AuthService/Authenticate``: exchange the API key for an access token, retried like a safe read."""
         request = auth_pb.AuthenticateRequest(
             entity=api_key_id, credentials=auth_pb.Credentials(type="api-key", payload=api_key)
         )
-        deadline = time.monotonic() + self._auth_timeout
-        attempt = 1
+        reply = await self._call(_AUTH_PLAN, request, self._auth_timeout, self._exchange, None)
+        token = str(reply.access_token) if reply is not None else ""
+        if not token:
+            raise UnauthenticatedError("the service answered without an access token", operation=AUTH_OPERATION)
+        logger.debug("authenticated to %s", self._target)
+        return token
+
+    async def _call(
+        self,
+        plan: Plan,
+        message: Any,
+        timeout: float | None,
+        attempt: Callable[[Plan, Any, Metadata | None, float | None], Awaitable[T]],
+        auth: Authenticator | None,
+    ) -> T:
+        """Make ``attempt(plan, message, metadata, remaining seconds)`` until one succeeds; return its result.
+
+        Every call goes through here: unary, streaming and the handshake itself (with no ``auth``). With ``auth``,
+        each attempt first gets the metadata (one handshake shared by concurrent calls), and a call refused as
+        UNAUTHENTICATED with a token that worked before is made once more after a new handshake. A failure is
+        retried under the retry policy when the plan is idempotent, with backoff, never past the deadline (from
+        ``timeout``); otherwise it is raised mapped to our error tree. Cancellation passes through untouched.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        attempts = 1
+        refreshed = False
         while True:
+            metadata = None
             try:
-                async with self._get_channel().request(
-                    AUTH_PATH,
-                    _UNARY,
-                    auth_pb.AuthenticateRequest,
-                    auth_pb.AuthenticateResponse,
-                    timeout=_remaining(deadline),
-                ) as stream:
-                    await stream.send_message(request, end=True)
-                    reply = await stream.recv_message()
+                if auth is not None:
+                    metadata = auth.metadata
+                    if metadata is None:
+                        metadata = await auth.ensure(deadline)
+                result = await attempt(plan, message, metadata, None if deadline is None else _remaining(deadline))
             except Exception as exc:
-                attempt = await self._recover(AUTH_OPERATION, exc, attempt, deadline, self._auth_timeout, retry=True)
+                if (
+                    not refreshed
+                    and auth is not None
+                    and metadata is not None
+                    and _refused(exc)
+                    and auth.retry_after_refusal(metadata)
+                ):
+                    refreshed = True
+                    continue
+                delay = self._retry_delay(exc, attempts, deadline) if plan.idempotent else None
+                if delay is None:
+                    _raise_mapped(exc, plan.name, self._target, timeout)
+                self._log_retry(plan.name, exc, attempts, delay)
+                await asyncio.sleep(delay)
+                attempts += 1
                 continue
-            token = str(reply.access_token) if reply is not None else ""
-            if not token:
-                raise UnauthenticatedError("the service answered without an access token", operation=AUTH_OPERATION)
-            logger.debug("authenticated to %s", self._target)
-            return token
+            if auth is not None:
+                auth.accepted = metadata
+            return result
+
+    async def _exchange(self, plan: Plan, message: Any, metadata: Metadata | None, timeout: float | None) -> Any:
+        """One unary attempt: the reply message (``None`` if the service sent none)."""
+        async with self._get_channel().request(
+            plan.path, _UNARY, plan.request_type, plan.reply_type, timeout=timeout, metadata=metadata
+        ) as stream:
+            await stream.send_message(message, end=True)
+            return await stream.recv_message()
+
+    async def _open(
+        self, plan: Plan, message: Any, metadata: Metadata | None, timeout: float | None
+    ) -> tuple[Stream[Any, Any], Any]:
+        """One streaming attempt: the open stream and its first message (``None`` if it ended without one)."""
+        stream = (
+            await self._get_channel()
+            .request(plan.path, _SERVER_STREAM, plan.request_type, plan.reply_type, timeout=timeout, metadata=metadata)
+            .__aenter__()
+        )
+        try:
+            await stream.send_message(message, end=True)
+            first = await stream.recv_message()
+            if first is None:
+                await stream.recv_trailing_metadata()
+        except BaseException as exc:
+            failure = await _release(stream, exc)
+            if failure is not exc and isinstance(failure, Exception):
+                raise failure from exc  # what grpclib made of it: the deadline's TimeoutError, a status already sent
+            raise
+        return stream, first
 
     # -- retries -------------------------------------------------------------------------------------------------
-
-    async def _recover(
-        self, name: str, failure: Exception, attempt: int, deadline: float | None, timeout: float | None, *, retry: bool
-    ) -> int:
-        """After a failed attempt: wait and return the next attempt's number if it may be retried, else raise.
-
-        What is raised is ``failure`` mapped to our error tree (``raise ... from failure``); a failure that is not
-        a transport error (a bug, say) is raised as it is, to stay visible.
-        """
-        if retry:
-            delay = self._retry_delay(failure, attempt, deadline)
-            if delay is not None:
-                self._log_retry(name, failure, attempt, delay)
-                await asyncio.sleep(delay)
-                return attempt + 1
-        mapped = map_error(failure, operation=name, target=self._target, timeout=timeout)
-        if mapped is failure:
-            raise failure
-        raise mapped from failure
 
     def _retry_delay(self, exc: Exception, attempt: int, deadline: float | None) -> float | None:
         """Seconds to wait before trying again after ``exc``, or ``None`` to give up."""
@@ -319,6 +316,15 @@ def _remaining(deadline: float) -> float:
 
 def _refused(exc: Exception) -> bool:
     return isinstance(exc, GRPCError) and exc.status.value == _UNAUTHENTICATED
+
+
+def _raise_mapped(failure: Exception, name: str, target: str, timeout: float | None) -> NoReturn:
+    """Raise ``failure`` mapped to our error tree (``raise ... from failure``); a failure that is not a transport
+    error (a bug, say) is raised as it is, to stay visible."""
+    mapped = map_error(failure, operation=name, target=target, timeout=timeout)
+    if mapped is failure:
+        raise failure
+    raise mapped from failure
 
 
 async def _release(stream: Stream[Any, Any], reason: BaseException | None) -> BaseException | None:
@@ -371,10 +377,7 @@ class StreamCall:
             self._released = True
             failure = await _release(self._stream, exc)
             assert isinstance(failure, Exception)
-            mapped = map_error(failure, operation=self._name, target=self._target, timeout=self._timeout)
-            if mapped is failure:
-                raise failure  # noqa: B904 - not a transport error: raised as it is, to stay visible
-            raise mapped from failure
+            _raise_mapped(failure, self._name, self._target, self._timeout)
         return message
 
     async def aclose(self) -> None:

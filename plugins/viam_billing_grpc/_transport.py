@@ -7,7 +7,7 @@ import collections
 import itertools
 import math
 import ssl
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -188,12 +188,13 @@ class GrpcTransport(AsyncTransport):
         state = " closed" if self._closed else ""
         return f"<GrpcTransport {self._target} auth={self._credentials.kind}{state}>"
 
-    def secrets(self) -> Iterator[str]:
+    def secrets(self) -> Iterable[str]:
         """Yield every secret this transport holds: the API key and its id, or the access token given (and its
         ``authorization`` value), and each access token its handshakes obtained, also after :meth:`aclose`.
 
-        For scans that keep secrets out of what is written, such as the replay transport's before it saves a
-        cassette. The values never appear in the ``repr`` nor in log output.
+        This transport's :meth:`viam_billing.AsyncTransport.secrets`: for scans that keep secrets out of what is
+        written, such as the replay transport's before it saves a cassette. The values never appear in the
+        ``repr`` nor in log output.
         """
         seen: set[str] = set()
         auth = self._auth
@@ -217,7 +218,7 @@ class GrpcTransport(AsyncTransport):
     def _plan(self, operation: Operation[Any, Any]) -> Plan:
         plan = self._plans.get(operation.name)
         if plan is None or plan.path != operation.path:
-            plan = self._plans[operation.name] = Plan(operation)
+            plan = self._plans[operation.name] = Plan.of(operation)
         return plan
 
     def _bind(self) -> tuple[Engine, LoopThread | None]:

@@ -125,6 +125,17 @@ async def test_handshake_is_retried_through_unavailable(make_client, emulator: E
     assert emulator.received["Authenticate"] == 3
 
 
+async def test_handshake_follows_the_retry_policy(make_client, emulator: Emulator) -> None:
+    """Authenticate goes through the retry policy of the calls: with retry=None, one UNAVAILABLE is the error."""
+    emulator.fail_next("Authenticate", vb.StatusCode.UNAVAILABLE)
+    async with make_client(retry=None) as billing:
+        with pytest.raises(vb.UnavailableError) as caught:
+            await billing.get_available_billing_tiers()
+    assert caught.value.operation == "Authenticate"
+    assert emulator.received["Authenticate"] == 1
+    assert emulator.received["GetAvailableBillingTiers"] == 0
+
+
 async def test_debug_logs_hold_no_key_nor_token(now, caplog) -> None:
     """With every logger at DEBUG (the HTTP/2 libraries' too), no key, key id or token is printed.
 

@@ -127,6 +127,39 @@ def test_unknown_connect_options_are_named() -> None:
         vb.connect(access_token="t", tls_verify=False)
 
 
+def test_the_factory_needs_no_option_and_defaults_the_ones_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connect() hands over only the options the user gave: none at all dials app.viam.com over TLS with the
+    environment's key; each option given is used, and the others keep GrpcTransport's defaults."""
+    monkeypatch.setenv("VIAM_API_KEY", "env-key-1234")
+    monkeypatch.setenv("VIAM_API_KEY_ID", "env-key-id-5678")
+    bare = viam_billing_grpc.create_transport()
+    assert bare.address == Address(host="app.viam.com", port=443, tls=True)
+    assert bare.retry is viam_billing_grpc.DEFAULT_RETRY
+    assert "auth=api-key" in repr(bare)
+    some = viam_billing_grpc.create_transport(address="127.0.0.1:1", insecure=True, access_token="t", retry=None)
+    assert some.address == Address(host="127.0.0.1", port=1, tls=False)
+    assert some.retry == RetryPolicy.disabled()
+    assert "auth=access-token" in repr(some)
+
+
+def test_unknown_factory_options_are_named_with_every_valid_one() -> None:
+    """An unknown option is named, and the error lists all the options the factory takes, channel's included."""
+    with pytest.raises(vb.ConfigurationError) as caught:
+        viam_billing_grpc.create_transport(access_token="t", tls_verify=False, colour="red")
+    named, _, valid = str(caught.value).partition("it takes")
+    assert "'colour', 'tls_verify'" in named
+    for option in ("access_token", "address", "api_key", "api_key_id", "auth_timeout", "channel", "connection_window"):
+        assert option in valid
+    for option in ("insecure", "metadata", "retry", "ssl_context", "stream_buffer", "stream_window"):
+        assert option in valid
+
+
+def test_metadata_without_a_channel_is_refused() -> None:
+    """metadata= is what a transport over an existing channel sends; alone, it says what to pass instead."""
+    with pytest.raises(vb.ConfigurationError, match=r"metadata= goes with channel=.*api_key="):
+        viam_billing_grpc.create_transport(address="127.0.0.1:1", insecure=True, metadata={"authorization": "x"})
+
+
 def test_grpc_is_the_default_transport_registered_through_the_entry_point() -> None:
     """The plugin registers "grpc" via its entry point, and connect() uses it by default."""
     info = {plugin.name: plugin for plugin in vb.list_plugins()}["grpc"]

@@ -124,5 +124,7 @@ def test_from_channel_rejects_dial_options() -> None:
             vb.connect(channel=channel, address="example.org:443")
         with pytest.raises(vb.ConfigurationError, match="api_key"):
             vb.connect(channel=channel, api_key="k", api_key_id="i")
+        with pytest.raises(vb.ConfigurationError, match="drop insecure"):  # given, so named, even at its default
+            vb.connect(channel=channel, insecure=False)
     finally:
         loop.close()

@@ -420,6 +420,7 @@ def test_unknown_fields_are_dropped() -> None:
         ),
         (vb.GetAvailableBillingTiersResponse(tiers=["free", "\ud800"]), "tiers[1]"),
         (vb.GetOrgBillingInformationResponse(billing_tier="\ud800"), "billing_tier"),
+        (vb.GetCurrentMonthUsageRequest(org_id="\ud800"), "org_id"),
         (
             vb.GetCurrentMonthUsageResponse(
                 resource_usage_costs_by_source=[
@@ -480,7 +481,7 @@ def test_messages_from_another_pool_decode_the_same() -> None:
     assert canonical(model) == canonical(codec.from_message(vb.InvoiceSummary, ours))
 
 
-# --- the generated fast paths agree with the careful ones ---------------------------------------------------
+# --- models are built as their own __init__ builds them --------------------------------------------------------
 
 
 def _fields_typed(model: Any) -> Any:
@@ -498,51 +499,41 @@ def _fields_typed(model: Any) -> Any:
 @pytest.mark.parametrize("name", MESSAGE_NAMES)
 @PROPERTY
 @given(data=st.data())
-def test_fast_decoder_builds_what_the_careful_one_builds(name: str, data: st.DataObject) -> None:
-    """The generated straight-line decoder (slots filled directly) gives the same model, field types included,
-    as the field-by-field decoder that calls the class; and the model is as usable (hash, evolve)."""
+def test_decoded_models_are_what_their_init_builds(name: str, data: st.DataObject) -> None:
+    """The codec fills a new model's slots directly; the model is the one the class's ``__init__`` (converters
+    included) makes of the same values, field types included, and as usable (hash, evolve)."""
     descriptor = FILE.message_types_by_name[name]
     message = data.draw(messages(descriptor), label="message")
     cls = codec.model_type(type(message))
     try:
-        careful = codec._decoder(cls)(message)
-    except codec._FieldFailure:
-        return  # out of the models' domain (a timestamp datetime cannot hold): the fast one must fail too
-    fast = codec._fast_decoder(cls)(message)
-    assert _fields_typed(fast) == _fields_typed(careful)  # by bits: NaN != NaN would fail a plain ==
-    hash(fast)  # hashable like any model (a NaN hashes by identity since Python 3.10, so no equality)
-    assert _fields_typed(attrs.evolve(fast)) == _fields_typed(careful)
+        decoded = codec.from_message(cls, message)
+    except vb.DecodeError:
+        return  # out of the models' domain: a timestamp datetime cannot hold
+    rebuilt = cls(**{f.name: getattr(decoded, f.name) for f in attrs.fields(cls)})
+    assert _fields_typed(decoded) == _fields_typed(rebuilt)  # by bits: NaN != NaN would fail a plain ==
+    hash(decoded)  # hashable like any model (a NaN hashes by identity since Python 3.10, so no equality)
+    assert _fields_typed(attrs.evolve(decoded)) == _fields_typed(rebuilt)
 
 
-def test_fast_decoder_fails_where_the_careful_one_names_the_field() -> None:
-    """A timestamp datetime cannot hold makes the fast path fail; the error comes from the careful path."""
-    message = billing_pb.GetInvoicesSummaryResponse(
-        invoices=[billing_pb.InvoiceSummary(id="a"), billing_pb.InvoiceSummary(due_date={"seconds": MAX_SECONDS + 1})]
-    )
-    with pytest.raises(OverflowError):
-        codec._fast_decoder(vb.GetInvoicesSummaryResponse)(message)
-    with pytest.raises(vb.DecodeError) as caught:
-        codec.from_message(vb.GetInvoicesSummaryResponse, message)
-    assert caught.value.path == "invoices[1].due_date"
-
-
-def test_every_model_is_filled_slot_by_slot_but_not_one_with_a_validator() -> None:
-    """All billing models qualify for direct slot filling; a model with a validator or hook would not."""
-    assert all(codec._fills_slots(cls) for cls in MODELS)
+def test_a_model_with_a_validator_or_hook_is_refused_not_built_without_it() -> None:
+    """Filling slots would skip validators and init hooks: the codec refuses such a class instead."""
 
     @attrs.frozen(kw_only=True)
-    class Checked(vb.Model):
-        amount: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    class UsageCost(vb.Model):  # the name of a billing message, so that only the check can refuse it
+        resource_type: vb.UsageCostType = vb.UsageCostType.USAGE_COST_TYPE_UNSPECIFIED
+        cost: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
 
     @attrs.frozen(kw_only=True)
-    class Hooked(vb.Model):
-        amount: float = 0.0
+    class InvoiceSummary(vb.Model):
+        id: str = ""
 
         def __attrs_post_init__(self) -> None:
             pass
 
-    assert not codec._fills_slots(Checked)
-    assert not codec._fills_slots(Hooked)
+    for cls, message in ((UsageCost, billing_pb.UsageCost(cost=-1.0)), (InvoiceSummary, billing_pb.InvoiceSummary())):
+        attrs.resolve_types(cls, globals(), {"vb": vb})
+        with pytest.raises(TypeError, match="without validators or hooks"):
+            codec.from_message(cls, message)
 
 
 def test_whole_second_times_are_shared_and_the_cache_is_bounded(monkeypatch) -> None:
@@ -556,16 +547,3 @@ def test_whole_second_times_are_shared_and_the_cache_is_bounded(monkeypatch) -> 
     for day in range(2, 8):
         codec.from_message(vb.InvoiceSummary, billing_pb.InvoiceSummary(due_date={"seconds": day * 86_400}))
     assert 0 < len(codec._WHOLE_SECONDS) <= 3
-
-
-def test_fast_encoder_for_plain_requests_only() -> None:
-    """Requests of plain fields get the generated encoder, which sends what the careful one sends; models with
-    optional, time or nested fields are left to the careful encoder."""
-    request = vb.GetCurrentMonthUsageRequest(org_id="org-1")
-    fast = codec._fast_encoder(vb.GetCurrentMonthUsageRequest)
-    assert fast is not None
-    assert fast(request) == codec._encoder(vb.GetCurrentMonthUsageRequest)(request)
-    assert codec._fast_encoder(vb.ChargeOrganizationRequest) is None  # optional fields
-    assert codec._fast_encoder(vb.InvoiceSummary) is None  # timestamps
-    with pytest.raises(vb.ValidationError, match="org_id"):
-        codec.to_message(vb.GetCurrentMonthUsageRequest(org_id="\ud800"))
