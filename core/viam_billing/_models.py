@@ -5,7 +5,10 @@ Field names are exactly the wire's. Proto3 scalars default to their zero values,
 absent, repeated fields are tuples and enums are open :class:`~viam_billing.OpenIntEnum` members.
 """
 
-from __future__ import annotations
+# Every program using viam_billing imports this module, so it is kept cheap to import on purpose. The
+# annotations are real objects, not strings (no ``from __future__ import annotations``): each class comes after the
+# classes its fields name, so ``attrs.fields(cls)[i].type`` is a type as soon as the class exists, with no
+# ``attrs.resolve_types`` pass evaluating every annotation again at import.
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -56,21 +59,19 @@ class Model:
     if TYPE_CHECKING:
         __attrs_attrs__: ClassVar[Any]
 
+    # One __repr__ for all models (each is declared ``repr=False``), printing what attrs would generate, such as
+    # ``PaymentMethodCard(brand='visa', last_four_digits='4242')``. attrs compiles the methods it generates, once
+    # per class at import; the reprs were the largest part of that, for a method that is never on a hot path.
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{field.name}={getattr(self, field.name)!r}" for field in self.__attrs_attrs__ if field.repr
+        )
+        return f"{type(self).__qualname__.rsplit('>.', 1)[-1]}({fields})"
+
 
 # Typed converters, one per collection field: with the bare builtin ``tuple`` as converter, the attrs mypy plugin
-# types the parameter as ``Iterable[_T_co]`` and refuses every argument in strictly typed callers.
-def _usage_costs(value: Iterable[UsageCost]) -> tuple[UsageCost, ...]:
-    return tuple(value)
-
-
-def _costs_by_source(value: Iterable[ResourceUsageCostsBySource]) -> tuple[ResourceUsageCostsBySource, ...]:
-    return tuple(value)
-
-
-def _invoices(value: Iterable[InvoiceSummary]) -> tuple[InvoiceSummary, ...]:
-    return tuple(value)
-
-
+# types the parameter as ``Iterable[_T_co]`` and refuses every argument in strictly typed callers. Those of model
+# tuples follow the model they hold, whose name their annotations need at definition time.
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
@@ -101,7 +102,7 @@ def _payment_method_type(value: int) -> PaymentMethodType:
 # --- shared messages ---------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InvoiceSummary(Model):
     """One invoice as listed by ``GetInvoicesSummary``.
 
@@ -119,7 +120,11 @@ class InvoiceSummary(Model):
     last_payment_failure_at: datetime | None = None
 
 
-@attrs.frozen(kw_only=True)
+def _invoices(value: Iterable[InvoiceSummary]) -> tuple[InvoiceSummary, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class PaymentMethodCard(Model):
     """A card on file: brand and last four digits."""
 
@@ -127,7 +132,7 @@ class PaymentMethodCard(Model):
     last_four_digits: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class VerificationInfo(Model):
     """Micro-deposit verification of a bank account, present only while it is not verified.
 
@@ -138,7 +143,7 @@ class VerificationInfo(Model):
     hosted_verification_page_url: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class PaymentMethodUSBankAccount(Model):
     """A US bank account on file."""
 
@@ -149,7 +154,7 @@ class PaymentMethodUSBankAccount(Model):
     verification_info: VerificationInfo | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UsageCost(Model):
     """The cost of one resource type."""
 
@@ -159,7 +164,11 @@ class UsageCost(Model):
     cost: float = 0.0
 
 
-@attrs.frozen(kw_only=True)
+def _usage_costs(value: Iterable[UsageCost]) -> tuple[UsageCost, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class ResourceUsageCosts(Model):
     """Cost lines with the discount and the totals they add up to."""
 
@@ -169,7 +178,7 @@ class ResourceUsageCosts(Model):
     total_without_discount: float = 0.0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ResourceUsageCostsBySource(Model):
     """The usage costs of one source (the organization itself, or a fragment) and its tier."""
 
@@ -178,15 +187,19 @@ class ResourceUsageCostsBySource(Model):
     tier_name: str = ""
 
 
+def _costs_by_source(value: Iterable[ResourceUsageCostsBySource]) -> tuple[ResourceUsageCostsBySource, ...]:
+    return tuple(value)
+
+
 # --- GetCurrentMonthUsage -------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetCurrentMonthUsageRequest(Model):
     org_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetCurrentMonthUsageResponse(Model):
     """The current month's usage of an organization.
 
@@ -217,12 +230,12 @@ class GetCurrentMonthUsageResponse(Model):
 # --- GetOrgBillingInformation ---------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetOrgBillingInformationRequest(Model):
     org_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetOrgBillingInformationResponse(Model):
     """How an organization pays.
 
@@ -242,12 +255,12 @@ class GetOrgBillingInformationResponse(Model):
 # --- GetInvoicesSummary ---------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetInvoicesSummaryRequest(Model):
     org_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetInvoicesSummaryResponse(Model):
     """The outstanding balance and every invoice of an organization."""
 
@@ -258,13 +271,13 @@ class GetInvoicesSummaryResponse(Model):
 # --- GetInvoicePdf (server-streaming) -------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetInvoicePdfRequest(Model):
     id: str = ""
     org_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetInvoicePdfResponse(Model):
     """One chunk of an invoice PDF; the document is the concatenation of the chunks in order."""
 
@@ -274,13 +287,13 @@ class GetInvoicePdfResponse(Model):
 # --- SendPaymentRequiredEmail ---------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SendPaymentRequiredEmailRequest(Model):
     customer_org_id: str = ""
     billing_owner_org_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SendPaymentRequiredEmailResponse(Model):
     pass
 
@@ -288,23 +301,23 @@ class SendPaymentRequiredEmailResponse(Model):
 # --- billing tiers --------------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetAvailableBillingTiersRequest(Model):
     pass
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetAvailableBillingTiersResponse(Model):
     tiers: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateOrganizationBillingTierRequest(Model):
     organization_id: str = ""
     billing_tier: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateOrganizationBillingTierResponse(Model):
     pass
 
@@ -312,23 +325,23 @@ class UpdateOrganizationBillingTierResponse(Model):
 # --- location billing organization ----------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetLocationBillingOrganizationRequest(Model):
     location_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class GetLocationBillingOrganizationResponse(Model):
     billing_organization_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateLocationBillingOrganizationRequest(Model):
     location_id: str = ""
     billing_organization_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class UpdateLocationBillingOrganizationResponse(Model):
     pass
 
@@ -336,7 +349,7 @@ class UpdateLocationBillingOrganizationResponse(Model):
 # --- charges --------------------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ChargeOrganizationRequest(Model):
     """A charge of ``subtotal`` + ``tax`` US dollars to ``org_id_to_charge``. Not idempotent."""
 
@@ -348,14 +361,14 @@ class ChargeOrganizationRequest(Model):
     disable_confirmation_email: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ChargeOrganizationResponse(Model):
     """The invoice a charge created; its status starts as ``payment_processing``."""
 
     invoice_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateInvoiceAndChargeImmediatelyRequest(Model):
     """Deprecated on the wire in favour of :class:`ChargeOrganizationRequest`."""
 
@@ -366,14 +379,6 @@ class CreateInvoiceAndChargeImmediatelyRequest(Model):
     disable_email: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CreateInvoiceAndChargeImmediatelyResponse(Model):
     invoice_id: str = ""
-
-
-# Resolve the string annotations once, here where their names are in scope, so that code elsewhere can read
-# ``attrs.fields(cls)[i].type`` even after the classes are re-exported under ``viam_billing``.
-for _cls in list(globals().values()):
-    if isinstance(_cls, type) and issubclass(_cls, Model) and _cls is not Model:
-        attrs.resolve_types(_cls)
-del _cls

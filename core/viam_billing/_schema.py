@@ -58,7 +58,7 @@ def model_fields(cls: type[Model]) -> tuple[ModelField, ...]:
     """
     fields = _CACHE.get(cls)
     if fields is None:
-        # The models module resolves every annotation once it has defined them all, so ``field.type`` is a type.
+        # The models' annotations are real objects, not strings (see ``_models``), so ``field.type`` is a type.
         fields = _CACHE[cls] = tuple(_shape(field, field.type) for field in attrs.fields(cls))
     return fields
 

@@ -2,7 +2,7 @@
 
 Our messages are never registered in protobuf's default pool, so they load beside any other registration of
 ``viam.app.v1`` (the official Viam SDK's, of whatever version) in either import order. Only API that protobuf has
-kept stable since 4.21 is used, so one generated file serves protobuf 6 and 7 alike.
+kept stable across the versions we support is used, so one generated file serves protobuf 6 and 7 alike.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ class LoadedFile:
     """A .proto file added to :data:`POOL`, handing out its message classes and enum descriptors."""
 
     def __init__(self, serialized: bytes) -> None:
-        from google.protobuf import descriptor_pb2
-
-        proto = descriptor_pb2.FileDescriptorProto.FromString(serialized)
-        POOL.Add(proto)
-        self.descriptor = POOL.FindFileByName(proto.name)
+        # The pool parses the bytes itself: building a FileDescriptorProto here first would import descriptor_pb2,
+        # a few milliseconds of every program's start-up spent on nothing the upb pool needs.
+        self.descriptor = POOL.AddSerializedFile(serialized)
 
     def message(self, name: str) -> Any:
         return message_factory.GetMessageClass(self.descriptor.message_types_by_name[name])
