@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
 from typing import IO, Any, TypeVar, Union
 
@@ -17,10 +18,10 @@ import anyio
 from . import _models as m
 from . import _operations as ops
 from . import _validate as v
-from ._errors import BillingError, SinkError, ValidationError
-from ._events import CallFinished, CallStarted
+from ._errors import BillingError, ClientClosedError, FileError, ProtocolError, SinkError, ValidationError
+from ._events import CallContext, CallFinished, CallStarted, _current
 from ._operations import Operation, org_id_of
-from ._plugins import PluginRegistry, get_registry
+from ._plugins import Observers, PluginRegistry, get_registry
 from ._sinks import Record, Sink
 from ._transport import AsyncTransport
 
@@ -99,18 +100,22 @@ class BillingClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the sinks, then the transport. Calling it twice is harmless."""
+        """Close the transport, then the sinks. Calling it twice is harmless.
+
+        Calls still in flight end with :class:`ClientClosedError` (the transport cancels them on the wire and
+        retries none of them), so no result reaches a sink after it closed; calls made afterwards raise it too.
+        """
         if self._closed:
             return
         self._closed = True
         try:
+            await self._transport.aclose()
+        finally:
             for sink in self._open_sinks_list or ():
                 try:
                     await sink.aclose()
                 except Exception:
                     logger.exception("sink %r failed to close", sink.name)
-        finally:
-            await self._transport.aclose()
 
     async def _open_sinks(self) -> None:
         """Open every sink once, even when the first calls race to it; only sinks that opened are closed later."""
@@ -127,7 +132,7 @@ class BillingClient:
 
     def _check_open(self, operation: Operation[Any, Any]) -> None:
         if self._closed:
-            raise BillingError("this client is closed; make a new one with connect()", operation=operation.name)
+            raise ClientClosedError("this client is closed; make a new one with connect()", operation=operation.name)
 
     def _timeout_for(self, timeout: float | None) -> float | None:
         return self._timeout if timeout is None else v.require_timeout(timeout)
@@ -141,11 +146,15 @@ class BillingClient:
         """
         self._check_open(operation)
         timeout = self._timeout_for(timeout)
-        if self._observers is None and not self._sinks:
-            return await self._transport.unary(operation, request, timeout=timeout)
-        call_id = self._started(operation, request)
+        if self._observers is None:
+            result = await self._transport.unary(operation, request, timeout=timeout)
+            if self._sinks:
+                await self._emit(operation, request, result)
+            return result
+        call = self._started(self._observers, operation, request)
         start = time.perf_counter()
         outcome, error = "error", None
+        token = _current.set(call)
         try:
             result = await self._transport.unary(operation, request, timeout=timeout)
             outcome = "ok"
@@ -156,7 +165,8 @@ class BillingClient:
             error = exc
             raise
         finally:
-            self._finished(call_id, operation, request, start, outcome, error)
+            _current.reset(token)
+            self._finished(self._observers, call, request, start, outcome, error)
         await self._emit(operation, request, result)
         return result
 
@@ -170,12 +180,26 @@ class BillingClient:
         """
         self._check_open(operation)
         timeout = self._timeout_for(timeout)
-        call_id = self._started(operation, request)
+        observers = self._observers
+        if observers is None:
+            async with self._transport.stream(operation, request, timeout=timeout) as messages:
+                yield messages
+            return
+        call = self._started(observers, operation, request)
         start = time.perf_counter()
         outcome, error = "error", None
         try:
-            async with self._transport.stream(operation, request, timeout=timeout) as messages:
-                yield messages
+            async with AsyncExitStack() as stack:
+                # The call is current while the transport opens the stream and fetches each message (where it
+                # works, retries and reports), not in the caller's block: calls made there are calls of their own.
+                token = _current.set(call)
+                try:
+                    messages = await stack.enter_async_context(
+                        self._transport.stream(operation, request, timeout=timeout)
+                    )
+                finally:
+                    _current.reset(token)
+                yield _Counted(messages, call)
             outcome = "ok"
         except anyio.get_cancelled_exc_class() as exc:
             outcome, error = "cancelled", exc
@@ -184,34 +208,33 @@ class BillingClient:
             error = exc
             raise
         finally:
-            self._finished(call_id, operation, request, start, outcome, error)
+            self._finished(observers, call, request, start, outcome, error)
 
-    def _started(self, operation: Operation[Any, Any], request: m.Model) -> int:
-        call_id = next(_call_ids)
-        if self._observers is not None:
-            self._observers.started(CallStarted(call_id=call_id, operation=operation, request=request))
-        return call_id
+    @staticmethod
+    def _started(observers: Observers, operation: Operation[Any, Any], request: m.Model) -> CallContext:
+        call = CallContext(call_id=next(_call_ids), operation=operation)
+        observers.started(CallStarted(call_id=call.call_id, operation=operation, request=request, context=call))
+        return call
 
+    @staticmethod
     def _finished(
-        self,
-        call_id: int,
-        operation: Operation[Any, Any],
+        observers: Observers,
+        call: CallContext,
         request: m.Model,
         start: float,
         outcome: str,
         error: BaseException | None,
     ) -> None:
-        if self._observers is None:
-            return
         event = CallFinished(
-            call_id=call_id,
-            operation=operation,
+            call_id=call.call_id,
+            operation=call.operation,
             request=request,
             duration=time.perf_counter() - start,
             outcome=outcome,  # type: ignore[arg-type]
             error=error,
+            context=call,
         )
-        self._observers.finished(event)
+        observers.finished(event)
 
     async def _emit(self, operation: Operation[Any, Any], request: m.Model, result: m.Model) -> None:
         if not self._sinks:
@@ -303,13 +326,22 @@ class BillingClient:
                 async for chunk in chunks:
                     upload(chunk)
 
-        Leaving the block before the last chunk cancels the download on the wire.
+        Leaving the block before the last chunk cancels the download on the wire. A stream that ends without a
+        single byte raises :class:`ProtocolError` at its end: no invoice has an empty document.
         """
         request = self._pdf_request(invoice_id, org_id)
 
         async def chunks(messages: AsyncIterator[m.GetInvoicePdfResponse]) -> AsyncIterator[bytes]:
+            size = 0
             async for message in messages:
+                size += len(message.chunk)
                 yield message.chunk
+            if not size:
+                raise ProtocolError(
+                    f"the service sent an empty PDF for invoice {invoice_id!r} (the stream ended with status OK and "
+                    "no bytes); nothing was saved, and a file already there was kept",
+                    operation=ops.GET_INVOICE_PDF.name,
+                )
 
         async with self.open_stream(ops.GET_INVOICE_PDF, request, timeout=timeout) as messages:
             iterator = chunks(messages)
@@ -350,6 +382,11 @@ class BillingClient:
         object receives the chunks as they arrive and is neither flushed nor closed. ``progress``, if given, is
         called with the size of each chunk once it is written (for a progress bar).
 
+        Raises :class:`ValidationError` for an empty ``dest``, and :class:`FileError` (also an ``OSError``) naming
+        ``dest`` when it cannot be written: a missing directory or a directory in its place (found before anything
+        is fetched), no permission, a full disk. An empty document raises :class:`ProtocolError`, leaving ``dest``
+        as it was.
+
         Example: ``await billing.get_invoice_pdf(invoice_id, org_id, "invoice.pdf")``.
         """
         self._pdf_request(invoice_id, org_id)  # fail on bad ids before touching the disk
@@ -383,7 +420,10 @@ class BillingClient:
         from . import _files
 
         _check_destination(path)
-        file, tmp = _files.open_temporary(path)
+        try:
+            file, tmp = _files.open_temporary(path)
+        except OSError as exc:
+            raise _file_error(path, exc) from exc
         try:
             size = handed = 0
             with file:
@@ -401,8 +441,11 @@ class BillingClient:
                 file.flush()
                 await anyio.to_thread.run_sync(os.fsync, file.fileno())
             _files.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             _files.discard(tmp)
+            # Our own errors pass as they are: DeadlineExceededError is an OSError too (a TimeoutError).
+            if isinstance(exc, OSError) and not isinstance(exc, BillingError):
+                raise _file_error(path, exc) from exc
             raise
         return size
 
@@ -495,13 +538,63 @@ class BillingClient:
         await self.call(ops.UPDATE_LOCATION_BILLING_ORGANIZATION, request, timeout=timeout)
 
 
+class _Counted:
+    """A stream's messages, counted on their call for its observers, with the bytes of those that carry a
+    ``chunk`` of a document (``GetInvoicePdfResponse``).
+
+    A plain iterator rather than an async generator: a caller that leaves the stream early leaves no generator
+    to finalise behind it.
+    """
+
+    __slots__ = ("_call", "_messages")
+
+    def __init__(self, messages: AsyncIterator[Any], call: CallContext) -> None:
+        self._messages = messages
+        self._call = call
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._call
+        # Current while the transport fetches the message: a transport may do its work there (MockTransport
+        # calls its handler at the first one).
+        token = _current.set(call)
+        try:
+            message = await self._messages.__anext__()
+        finally:
+            _current.reset(token)
+        call.messages += 1
+        chunk = getattr(message, "chunk", None)
+        if isinstance(chunk, bytes):
+            call.payload_bytes += len(chunk)
+        return message
+
+
 def _check_destination(path: str) -> None:
     """Refuse, before anything is fetched, a ``dest`` that cannot become a file."""
+    if not path:
+        raise ValidationError("dest must name a file, got an empty path", argument="dest")
     directory, name = os.path.split(os.path.abspath(path))
     if not name or os.path.isdir(path):
-        raise ValidationError(f"dest must name a file, got the directory {path!r}", argument="dest")
+        raise FileError(
+            f"cannot save the PDF as {path!r}: it is a directory; name a file in it",
+            path=path,
+            cause=IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)),
+        )
     if not os.path.isdir(directory):
-        raise ValidationError(f"dest's directory {directory!r} does not exist", argument="dest")
+        code, what = (
+            (errno.ENOTDIR, "is not a directory") if os.path.exists(directory) else (errno.ENOENT, "does not exist")
+        )
+        raise FileError(
+            f"cannot save the PDF as {path!r}: {directory!r} {what}", path=path, cause=OSError(code, os.strerror(code))
+        )
+
+
+def _file_error(path: str, exc: OSError) -> FileError:
+    """``exc``, raised while saving to ``path`` (perhaps about the temporary file beside it), as a FileError that
+    names ``path`` and the system's reason."""
+    return FileError(f"cannot save the PDF as {path!r}: {exc.strerror or exc}", path=path, cause=exc)
 
 
 def connect(

@@ -6,8 +6,11 @@ Every exception we raise derives from :class:`BillingError`::
     ├── ValidationError (also ValueError)      an argument was rejected before anything was sent
     ├── ConfigurationError (also ValueError)   connect() was given options it cannot work with
     ├── DecodeError (also ValueError)          stored data (a cassette, a JSON record) does not describe a model
+    ├── FileError (also OSError)               a file could not be written or read (names the destination)
+    ├── ClientClosedError                      the client was closed before or while the call ran
     ├── TransportError                         the service could not be reached or the connection broke
-    │   └── ConnectError                       no connection could be made
+    │   ├── ConnectError                       no connection could be made
+    │   └── ProtocolError                      the reply broke the protocol (no message, two, garbage, ...)
     ├── StatusError                            the service answered with a gRPC status other than OK
     │   ├── CancelledStatusError               CANCELLED (the service's status, not task cancellation)
     │   ├── UnknownError                       UNKNOWN
@@ -49,18 +52,21 @@ __all__ = [
     "AlreadyExistsError",
     "BillingError",
     "CancelledStatusError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "DecodeError",
     "DataLossError",
     "DeadlineExceededError",
     "FailedPreconditionError",
+    "FileError",
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
     "OutOfRangeError",
     "PermissionDeniedError",
     "PluginError",
+    "ProtocolError",
     "SinkError",
     "ResourceExhaustedError",
     "StatusError",
@@ -113,12 +119,44 @@ class DecodeError(BillingError, ValueError):
         self.path = path
 
 
+class FileError(BillingError, OSError):
+    """Raised when a file cannot be written or read: a PDF downloaded to a path, say.
+
+    ``filename`` is the destination the caller named (never a temporary name used on the way), and ``errno`` and
+    ``strerror`` are the operating system's, when it gave them. It is also an ``OSError``, so code that catches
+    those keeps working.
+    """
+
+    def __init__(self, message: str, *, path: str, cause: OSError | None = None, operation: str | None = None) -> None:
+        super().__init__(message, operation=operation)
+        self.filename = path
+        if cause is not None:
+            self.errno = cause.errno
+            self.strerror = cause.strerror
+
+
+class ClientClosedError(BillingError):
+    """Raised when a call is made on a closed client, or was in flight when the client (or its transport) closed.
+
+    A call in flight is cancelled on the wire and never retried: a charge cut this way may or may not have been
+    acted on, like any call whose answer did not arrive.
+    """
+
+
 class TransportError(BillingError):
     """Raised when the service could not be reached, or the connection broke during a call."""
 
 
 class ConnectError(TransportError):
     """Raised when no connection to the service could be made (refused, unresolvable, TLS failure)."""
+
+
+class ProtocolError(TransportError):
+    """Raised when a reply breaks the gRPC protocol: a unary call answered OK with no message or with two, bytes
+    that are no reply message, a compressed or cut message.
+
+    The service did answer, so a charge or an update may have been carried out: the message says so for those.
+    """
 
 
 class StatusError(BillingError):

@@ -19,7 +19,7 @@ def publish(
     Called at the end of a package's ``__init__`` with ``globals()``, so that tracebacks, reprs and docs show
     ``viam_billing.BillingClient`` rather than the private module it lives in. ``names`` limits it to some of
     ``__all__`` and ``package`` names another home for them (a name that two public modules export keeps the
-    shorter path). Names loaded lazily (see :func:`lazy`) are published when they are first loaded.
+    shorter path). Names loaded lazily (see ``lazy``) are published when they are first loaded.
     """
     package = package or namespace["__name__"]
     for name in namespace["__all__"] if names is None else names:

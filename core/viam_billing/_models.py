@@ -196,6 +196,9 @@ def _costs_by_source(value: Iterable[ResourceUsageCostsBySource]) -> tuple[Resou
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetCurrentMonthUsageRequest(Model):
+    """Asks for the usage of the organization ``org_id`` so far this month
+    (:meth:`~viam_billing.BillingClient.get_current_month_usage`)."""
+
     org_id: str = ""
 
 
@@ -232,6 +235,8 @@ class GetCurrentMonthUsageResponse(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetOrgBillingInformationRequest(Model):
+    """Asks how the organization ``org_id`` pays (:meth:`~viam_billing.BillingClient.get_org_billing_information`)."""
+
     org_id: str = ""
 
 
@@ -257,6 +262,9 @@ class GetOrgBillingInformationResponse(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetInvoicesSummaryRequest(Model):
+    """Asks for the invoices of the organization ``org_id``
+    (:meth:`~viam_billing.BillingClient.get_invoices_summary`)."""
+
     org_id: str = ""
 
 
@@ -273,6 +281,9 @@ class GetInvoicesSummaryResponse(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetInvoicePdfRequest(Model):
+    """Asks for the PDF of the invoice ``id`` of the organization ``org_id``, streamed in chunks
+    (:meth:`~viam_billing.BillingClient.get_invoice_pdf` and its siblings)."""
+
     id: str = ""
     org_id: str = ""
 
@@ -289,13 +300,16 @@ class GetInvoicePdfResponse(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class SendPaymentRequiredEmailRequest(Model):
+    """Asks the service to e-mail ``customer_org_id`` that payment is required, on behalf of
+    ``billing_owner_org_id`` (:meth:`~viam_billing.BillingClient.send_payment_required_email`)."""
+
     customer_org_id: str = ""
     billing_owner_org_id: str = ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class SendPaymentRequiredEmailResponse(Model):
-    pass
+    """The service's empty answer: the e-mail was sent."""
 
 
 # --- billing tiers --------------------------------------------------------------------------------------------
@@ -303,23 +317,28 @@ class SendPaymentRequiredEmailResponse(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetAvailableBillingTiersRequest(Model):
-    pass
+    """Asks for the billing tiers (:meth:`~viam_billing.BillingClient.get_available_billing_tiers`); no fields."""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetAvailableBillingTiersResponse(Model):
+    """The names of the billing tiers an organization can be put on."""
+
     tiers: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class UpdateOrganizationBillingTierRequest(Model):
+    """Asks to put the organization ``organization_id`` on the tier ``billing_tier``
+    (:meth:`~viam_billing.BillingClient.update_organization_billing_tier`)."""
+
     organization_id: str = ""
     billing_tier: str = ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class UpdateOrganizationBillingTierResponse(Model):
-    pass
+    """The service's empty answer: the tier was changed."""
 
 
 # --- location billing organization ----------------------------------------------------------------------------
@@ -327,23 +346,31 @@ class UpdateOrganizationBillingTierResponse(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetLocationBillingOrganizationRequest(Model):
+    """Asks which organization pays for the location ``location_id``
+    (:meth:`~viam_billing.BillingClient.get_location_billing_organization`)."""
+
     location_id: str = ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class GetLocationBillingOrganizationResponse(Model):
+    """The organization that pays for the location."""
+
     billing_organization_id: str = ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class UpdateLocationBillingOrganizationRequest(Model):
+    """Asks to make the organization ``billing_organization_id`` pay for the location ``location_id``
+    (:meth:`~viam_billing.BillingClient.update_location_billing_organization`)."""
+
     location_id: str = ""
     billing_organization_id: str = ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class UpdateLocationBillingOrganizationResponse(Model):
-    pass
+    """The service's empty answer: the location's billing organization was changed."""
 
 
 # --- charges --------------------------------------------------------------------------------------------------
@@ -381,4 +408,6 @@ class CreateInvoiceAndChargeImmediatelyRequest(Model):
 
 @attrs.frozen(kw_only=True, repr=False)
 class CreateInvoiceAndChargeImmediatelyResponse(Model):
+    """The invoice the deprecated charge created."""
+
     invoice_id: str = ""

@@ -66,7 +66,9 @@ ENTRY_POINT_GROUPS: dict[PluginKind, str] = {
 }
 """The entry-point group of each kind of plugin; an entry point's name is the name it provides."""
 DISABLE_AUTOLOAD_ENV = "VIAM_BILLING_DISABLE_PLUGIN_AUTOLOAD"
+"""Set to a non-empty value: only the plugins that come with viam-billing itself are loaded."""
 BLOCK_ENV = "VIAM_BILLING_BLOCK_PLUGINS"
+"""Comma-separated entry-point names that are never loaded, viam-billing's own included."""
 _OWN_DISTRIBUTION = "viam-billing"
 _HOOKS: dict[str, PluginKind] = {"register_transports": "transport", "register_sinks": "sink"}
 

@@ -20,6 +20,8 @@ from ._models import Model
 __all__ = ["FieldKind", "ModelField", "model_fields"]
 
 FieldKind = Literal["str", "int", "bool", "float", "bytes", "time", "enum", "model"]
+"""What a field holds: a scalar, a ``time`` (an aware ``datetime``), an ``enum`` (an open int enum) or a nested
+``model``; repetition and optionality are told apart by :class:`ModelField` itself."""
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.lowlevel
 
-from ._errors import BillingError, DeadlineExceededError
+from ._errors import BillingError, ClientClosedError, DeadlineExceededError
 from ._models import Model
 from ._operations import Operation
 
@@ -47,7 +47,11 @@ class AsyncTransport:
         raise NotImplementedError
 
     async def aclose(self) -> None:
-        """Release connections, threads and tasks. Calling it twice is harmless."""
+        """Release connections, threads and tasks. Calling it twice is harmless.
+
+        Calls still in flight should end at once with :class:`~viam_billing.ClientClosedError` (never be retried),
+        and calls made afterwards raise it too.
+        """
 
     def secrets(self) -> Iterable[str]:
         """The credentials this transport holds or has obtained (keys, tokens), none by default.
@@ -90,13 +94,36 @@ class MockTransport(AsyncTransport):
 
     The call's ``timeout`` is honoured (the handler is cancelled and :class:`DeadlineExceededError` raised), and
     an exception the handler raises that is not a :class:`BillingError` is raised as it is, so test failures
-    stay visible.
+    stay visible. :meth:`aclose` cancels the handlers still running; their calls raise
+    :class:`ClientClosedError`, as do calls made after it.
     """
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self.calls: list[tuple[str, Model]] = []
         """``(operation name, request)`` of every call made, in order."""
+        self._running: set[anyio.CancelScope] = set()
+        self._closed = False
+
+    @contextmanager
+    def _open_while(self, operation: Operation[Any, Any]) -> Iterator[None]:
+        """Run the block unless the transport is closed, and end it with ClientClosedError if it closes meanwhile."""
+        if self._closed:
+            raise ClientClosedError("this MockTransport is closed", operation=operation.name)
+        scope = anyio.CancelScope()
+        self._running.add(scope)
+        try:
+            with scope:
+                yield
+        finally:
+            self._running.discard(scope)
+        if scope.cancelled_caught:  # only aclose() cancels these scopes
+            raise ClientClosedError("the transport was closed while the call ran", operation=operation.name)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for scope in self._running:
+            scope.cancel()
 
     async def _invoke(self, operation: Operation[Any, Any], request: Model) -> Any:
         self.calls.append((operation.name, request))
@@ -107,7 +134,7 @@ class MockTransport(AsyncTransport):
 
     async def unary(self, operation: Operation[Any, ResponseT], request: Model, *, timeout: float | None) -> ResponseT:
         deadline = _deadline(timeout)
-        with _deadline_error(operation, timeout, deadline):
+        with self._open_while(operation), _deadline_error(operation, timeout, deadline):
             result = await self._invoke(operation, request)
         _check_type(operation, result)
         return result  # type: ignore[no-any-return]
@@ -126,13 +153,13 @@ class MockTransport(AsyncTransport):
         async def messages() -> AsyncIterator[ResponseT]:
             # The deadline covers the handler's work, never the consumer's time between items: a cancel scope
             # must not stay open across a ``yield``.
-            with _deadline_error(operation, timeout, deadline):
+            with self._open_while(operation), _deadline_error(operation, timeout, deadline):
                 result = await self._invoke(operation, request)
             if hasattr(result, "__aiter__"):
                 source = result.__aiter__()
                 try:
                     while True:
-                        with _deadline_error(operation, timeout, deadline):
+                        with self._open_while(operation), _deadline_error(operation, timeout, deadline):
                             try:
                                 item = await source.__anext__()
                             except StopAsyncIteration:
@@ -146,7 +173,7 @@ class MockTransport(AsyncTransport):
                         await aclose()
             else:
                 for item in result:
-                    with _deadline_error(operation, timeout, deadline):
+                    with self._open_while(operation), _deadline_error(operation, timeout, deadline):
                         await anyio.lowlevel.checkpoint()
                     _check_type(operation, item)
                     yield item

@@ -43,8 +43,12 @@ __all__ = [
 ]
 
 PROJECT_NAME = "viam_billing"
+"""The pluggy project name of viam-billing's hooks."""
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+"""Marks the hook specifications below; plugins do not need it."""
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marks a plugin's hook implementations: ``@hookimpl`` on a function named like a hook (``register_sinks``, ...).
+Takes pluggy's options: ``@hookimpl(tryfirst=True)``, ``trylast``, ``wrapper``."""
 
 
 class TransportFactory(Protocol):
@@ -105,9 +109,14 @@ def call_started(event: CallStarted) -> None:
 
     Plugins listed in the ``viam_billing.observers`` group are imported when the first client is built.
 
-    :param event: the operation, the request and a ``call_id`` shared with the matching :func:`call_finished`.
+    :param event: the operation, the request, a ``call_id`` shared with the matching :func:`call_finished`, and
+        the call's :class:`~viam_billing.plugin.CallContext`. Entries put in ``event.context.metadata`` here are
+        sent with the request by transports that have request metadata (the gRPC transport does): this is where
+        a tracing observer injects its trace context.
 
-    An exception raised here is logged and otherwise ignored: observers never break calls.
+    Called in the task that makes the call (under asyncio and trio alike), so context variables such as the
+    current OpenTelemetry span are the caller's. An exception raised here is logged and otherwise ignored:
+    observers never break calls.
     """
 
 
@@ -116,7 +125,10 @@ def call_finished(event: CallFinished) -> None:
     """Called when an operation ends, successfully or not (also on cancellation).
 
     :param event: the operation, the request, ``call_id``, ``duration`` in seconds, ``outcome`` (``"ok"``,
-        ``"error"`` or ``"cancelled"``) and the ``error`` raised, if any.
+        ``"error"`` or ``"cancelled"``), the ``error`` raised, if any, and the same
+        :class:`~viam_billing.plugin.CallContext` as :func:`call_started` got, now holding what the transport
+        reported (server address and port, retries, whether the answer was replayed) and, for a stream, the
+        messages and bytes the caller received.
 
-    An exception raised here is logged and otherwise ignored.
+    A stream ends when the caller leaves its block. An exception raised here is logged and otherwise ignored.
     """

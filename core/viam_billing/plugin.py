@@ -22,10 +22,30 @@ its own failures into the :class:`BillingError` tree at its edge, lets cancellat
 checked with :mod:`viam_billing.testing`. It is registered with ``register_transports`` and listed under
 ``viam_billing.transports``.
 
+An observer implements ``call_started`` and ``call_finished`` and is listed under ``viam_billing.observers``.
+Each observed call has one :class:`CallContext`, on both events: an observer puts request metadata in it (a trace
+header, say), and reads in ``call_finished`` what the transport and the client reported::
+
+    @hookimpl
+    def call_started(event):
+        event.context.metadata["x-request-id"] = new_id()
+
+    @hookimpl
+    def call_finished(event):
+        call = event.context
+        log(call.operation.name, event.outcome, call.server_address, len(call.retries), call.replayed)
+
+A transport supports observers by reading :func:`current_call` once per call: when it is not ``None``, it sends
+``call.metadata`` with the request, sets ``call.server_address``/``call.server_port`` (or ``call.replayed``), and
+reports each retry with :meth:`CallContext.record_retry`. Without an observer :func:`current_call` is ``None``:
+the check is all it costs.
+
 What is here:
 
 - hooks: :data:`hookimpl`, :class:`TransportFactory`, :class:`SinkFactory`, :class:`RegisterTransport`,
   :class:`RegisterSink`, the call events :class:`CallStarted` and :class:`CallFinished`;
+- observing calls: :class:`CallContext` (one per call: metadata to send, what the transport reports),
+  :class:`CallRetry`, :func:`current_call`;
 - transports: :class:`AsyncTransport`, the operation table (:data:`OPERATIONS`, :class:`Operation`,
   :func:`operation`, :func:`org_id_of`) and :func:`status_error` to map a status code to its exception;
 - sinks: :class:`Sink`, :class:`Record`;
@@ -42,18 +62,24 @@ from __future__ import annotations
 from . import __all__ as _top_level
 from ._enums import StatusCode as StatusCode
 from ._errors import BillingError as BillingError
+from ._errors import ClientClosedError as ClientClosedError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConnectError as ConnectError
 from ._errors import DeadlineExceededError as DeadlineExceededError
 from ._errors import DecodeError as DecodeError
+from ._errors import FileError as FileError
 from ._errors import PluginError as PluginError
+from ._errors import ProtocolError as ProtocolError
 from ._errors import SinkError as SinkError
 from ._errors import StatusError as StatusError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
 from ._errors import status_error as status_error
+from ._events import CallContext as CallContext
 from ._events import CallFinished as CallFinished
+from ._events import CallRetry as CallRetry
 from ._events import CallStarted as CallStarted
+from ._events import current_call as current_call
 from ._exports import publish as publish
 from ._files import atomic_file as atomic_file
 from ._files import atomic_write as atomic_write
@@ -82,18 +108,23 @@ from .hookspecs import hookimpl as hookimpl
 __all__ = [
     "AsyncTransport",
     "BillingError",
+    "CallContext",
     "CallFinished",
+    "CallRetry",
     "CallStarted",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "DeadlineExceededError",
     "DecodeError",
     "FieldKind",
+    "FileError",
     "Model",
     "ModelField",
     "OPERATIONS",
     "Operation",
     "PluginError",
+    "ProtocolError",
     "Record",
     "RegisterSink",
     "RegisterTransport",
@@ -107,6 +138,7 @@ __all__ = [
     "ValidationError",
     "atomic_file",
     "atomic_write",
+    "current_call",
     "decode_time",
     "encode_time",
     "from_data",

@@ -24,7 +24,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from . import _models as m
 from ._client import DEFAULT_TRANSPORT, BillingClient, PdfDestination
 from ._client import connect as _connect
-from ._errors import BillingError
+from ._errors import ClientClosedError
 from ._operations import Operation
 from ._sinks import Sink
 
@@ -66,7 +66,11 @@ class SyncBillingClient:
         self.close()
 
     def close(self) -> None:
-        """Close the client, its sinks and transport, and stop the private thread. Calling it twice is harmless."""
+        """Close the client, its sinks and transport, and stop the private thread. Calling it twice is harmless.
+
+        Calls in flight from other threads end at once with :class:`~viam_billing.ClientClosedError` (with the
+        grpc transport: cancelled on the wire, never retried), and so do calls made afterwards.
+        """
         if not self._closed:
             self._closed = True
             self._stack.close()
@@ -85,7 +89,7 @@ class SyncBillingClient:
         anything async not wrapped here (``billing.run(billing.client.call, operation, request)``).
         """
         if self._closed:
-            raise BillingError("this client is closed; make a new one with viam_billing.sync.connect()")
+            raise ClientClosedError("this client is closed; make a new one with viam_billing.sync.connect()")
         return self._portal.call(function, *args)
 
     # -- the operations ----------------------------------------------------------------------------------------
@@ -154,7 +158,7 @@ class SyncBillingClient:
                     upload(chunk)
         """
         if self._closed:
-            raise BillingError("this client is closed; make a new one with viam_billing.sync.connect()")
+            raise ClientClosedError("this client is closed; make a new one with viam_billing.sync.connect()")
         stream = self._client.stream_invoice_pdf(invoice_id, org_id, timeout=timeout)
         with self._portal.wrap_async_context_manager(stream) as chunks:
 

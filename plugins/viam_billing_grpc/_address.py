@@ -37,14 +37,17 @@ def parse_address(address: str | None = None, *, insecure: bool = False) -> Addr
     """Parse a service address.
 
     Accepted forms: ``host:port`` (TLS, or plaintext with ``insecure=True``), ``https://host[:port]`` (TLS, port
-    443 by default), ``http://host:port`` (plaintext), a bare ``host`` (port 443). IPv6 hosts go in brackets:
-    ``[::1]:8080``. ``None`` means :data:`DEFAULT_ADDRESS` over TLS.
+    443 by default), ``http://host:port`` (plaintext, with ``insecure=True`` only), a bare ``host`` (port 443).
+    IPv6 hosts go in brackets: ``[::1]:8080``. ``None`` means :data:`DEFAULT_ADDRESS` over TLS.
+
+    Plaintext is spoken only when the caller asks for it with ``insecure=True``: credentials sent without TLS can
+    be read by anyone on the way, so an ``http://`` address alone never turns TLS off.
 
     >>> parse_address("127.0.0.1:8080", insecure=True)
     Address(host='127.0.0.1', port=8080, tls=False)
 
     Raises :class:`~viam_billing.ConfigurationError` naming the address when it cannot be used, or when it
-    contradicts ``insecure`` (``https://`` with ``insecure=True``).
+    contradicts ``insecure`` (``https://`` with ``insecure=True``, ``http://`` without it).
     """
     if address is None:
         address = DEFAULT_ADDRESS
@@ -63,6 +66,12 @@ def parse_address(address: str | None = None, *, insecure: bool = False) -> Addr
             )
         tls = True
     elif scheme == "http":
+        if not insecure:
+            raise ConfigurationError(
+                f"address {address!r} asks for plaintext (http://), which sends the credentials unencrypted; "
+                "pass insecure=True (--insecure on the command line) if that is what you want, or use "
+                "https://host[:port] or host:port for TLS"
+            )
         tls = False
     elif scheme == "":
         tls = not insecure

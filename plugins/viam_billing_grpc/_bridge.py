@@ -3,19 +3,23 @@
 grpclib only runs on asyncio. Under trio, the transport (and the emulator) start one such thread and run each
 call on it with :meth:`LoopThread.run`, which works like anyio's ``BlockingPortal.call_async``: the caller
 waits without blocking trio, and cancelling the caller cancels the coroutine on the loop (so grpclib resets the
-stream on the wire) and waits for it to finish before the cancellation goes on.
+stream on the wire) and waits for it to finish before the cancellation goes on. The coroutine runs in a copy of
+the caller's context variables, as it would on the caller's own loop under asyncio: the call being observed
+(:func:`viam_billing.plugin.current_call`) and the current OpenTelemetry span cross with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
+import sniffio
 import trio
-from viam_billing import BillingError
+from viam_billing import ClientClosedError
 
 __all__ = ["LoopThread"]
 
@@ -25,7 +29,7 @@ T = TypeVar("T")
 class _Call(Generic[T]):
     """One coroutine run on the loop thread for one trio task."""
 
-    __slots__ = ("args", "done", "error", "fn", "produced", "result", "task", "token")
+    __slots__ = ("args", "context", "done", "error", "fn", "produced", "result", "task", "token")
 
     def __init__(self, fn: Callable[..., Coroutine[Any, Any, T]], args: tuple[Any, ...]) -> None:
         self.fn = fn
@@ -37,11 +41,15 @@ class _Call(Generic[T]):
         self.produced = False
         """Whether the coroutine returned (``result`` is what it returned)."""
         self.error: BaseException | None = None
+        # The caller's context variables, except sniffio's "current async library": anyio sets it to "trio" for
+        # the caller, and anyio or sniffio code on the loop must find asyncio there (as trio's own threads do).
+        self.context = contextvars.copy_context()
+        self.context.run(sniffio.current_async_library_cvar.set, None)
 
     # On the loop thread:
 
     def start(self) -> None:
-        task = self.task = asyncio.get_running_loop().create_task(self.fn(*self.args))
+        task = self.task = asyncio.get_running_loop().create_task(self.fn(*self.args), context=self.context)
         task.add_done_callback(self._finished)
 
     def cancel(self) -> None:
@@ -118,13 +126,13 @@ class LoopThread:
         finish with a result (it completed as the cancellation arrived): nobody will receive it, so when that
         result holds something to release (an open stream), pass ``on_orphan``, a coroutine function run on
         the loop with the result before the cancellation goes on. Raises what the coroutine raised, or
-        :class:`~viam_billing.BillingError` when the loop was closed.
+        :class:`~viam_billing.ClientClosedError` when the loop was closed.
         """
         call = _Call(fn, args)
         try:
             self.loop.call_soon_threadsafe(call.start)
         except RuntimeError:
-            raise BillingError("the transport's event-loop thread is closed; make a new client") from None
+            raise ClientClosedError("the transport's event-loop thread is closed; make a new client") from None
         try:
             await call.done.wait()
         except BaseException:
@@ -137,13 +145,13 @@ class LoopThread:
         if call.error is not None:
             raise call.error
         if call.task is not None and call.task.cancelled():
-            raise BillingError("the call was cancelled because its transport is closing")
+            raise ClientClosedError("the call was cancelled because its transport is closing")
         return call.result  # type: ignore[return-value]
 
     async def _release(self, on_orphan: Callable[[T], Coroutine[Any, Any, object]], result: T) -> None:
-        # The caller's own cancellation is what propagates. A loop that has closed meanwhile (BillingError) has
+        # The caller's own cancellation is what propagates. A loop that has closed meanwhile (ClientClosedError) has
         # cancelled everything it ran, the orphan's reading included: nothing is left to release.
-        with contextlib.suppress(BillingError):
+        with contextlib.suppress(ClientClosedError):
             await self.run(on_orphan, result)
 
     async def aclose(self) -> None:

@@ -5,30 +5,62 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import TypeGuard
 
 import attrs
 from viam_billing import StatusCode, ValidationError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "finite_number", "shown"]
+
+
+def finite_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is an int or float (not a bool) that is finite as a float.
+
+    ``math.isfinite`` raises ``OverflowError`` for an int too large for a float (``10**400``): that is no finite
+    number of seconds either.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def shown(value: object) -> str:
+    """How an error message shows a rejected value: its ``repr``, except for an int too long to be read (or,
+    past 4300 digits, to be printed at all)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    return repr(value)
 
 
 def _positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{attribute.name} must be an int >= 1, got {value!r}", argument=attribute.name)
+        raise ValidationError(f"{attribute.name} must be an int >= 1, got {shown(value)}", argument=attribute.name)
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValidationError(f"{attribute.name} must be a finite number >= 0, got {value!r}", argument=attribute.name)
+    if not finite_number(value) or value < 0:
+        raise ValidationError(
+            f"{attribute.name} must be a finite number >= 0, got {shown(value)}", argument=attribute.name
+        )
 
 
 def _at_least_one(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
-        raise ValidationError(f"{attribute.name} must be a number >= 1, got {value!r}", argument=attribute.name)
+    if not finite_number(value) or value < 1:
+        raise ValidationError(
+            f"{attribute.name} must be a finite number >= 1, got {shown(value)}", argument=attribute.name
+        )
 
 
 def _status_codes(value: object) -> frozenset[StatusCode]:
-    return frozenset(StatusCode(int(code)) for code in value)  # type: ignore[attr-defined]
+    try:
+        return frozenset(StatusCode(int(code)) for code in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(
+            f"retry_on must be gRPC status codes (StatusCode members or ints 0-16), got {value!r}", argument="retry_on"
+        ) from None
 
 
 @attrs.frozen(kw_only=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import math
 import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,13 +14,13 @@ import anyio
 import anyio.lowlevel
 from grpclib.client import Channel
 from grpclib.config import Configuration
-from viam_billing import AsyncTransport, BillingError, ConfigurationError, Model, Operation
+from viam_billing import AsyncTransport, BillingError, ClientClosedError, ConfigurationError, Model, Operation
 from viam_billing_protos.codec import from_message, to_message
 
 from ._address import Address, parse_address
 from ._auth import Authenticator, Credentials, resolve_credentials
 from ._engine import Engine, Plan, Pump, StreamCall
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, finite_number, shown
 
 if TYPE_CHECKING:
     from ._bridge import LoopThread
@@ -47,13 +46,13 @@ def _tls_context() -> ssl.SSLContext:
 
 def _check_int(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigurationError(f"{name} must be an int from {low} to {high}, got {value!r}")
+        raise ConfigurationError(f"{name} must be an int from {low} to {high}, got {shown(value)}")
     return value
 
 
 def _check_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+    if not finite_number(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {shown(value)}")
     return float(value)
 
 
@@ -66,10 +65,12 @@ class GrpcTransport(AsyncTransport):
         async with BillingClient(transport, timeout=10) as billing: ...
 
     ``address`` is ``host:port``, ``https://host[:port]`` or ``http://host:port`` (default
-    ``app.viam.com:443`` over TLS; ``insecure=True`` speaks plaintext, for loopback and tests). Credentials are
-    ``api_key`` with ``api_key_id`` (exchanged once for a token shared by all calls, and renewed once when the
-    service refuses a token it accepted before), or an ``access_token``; with none of them,
-    ``VIAM_API_KEY`` and ``VIAM_API_KEY_ID`` are read from the environment.
+    ``app.viam.com:443`` over TLS). Plaintext is spoken only with ``insecure=True`` (for loopback and tests):
+    ``http://`` without it is refused before anything is dialled. Credentials are ``api_key`` with
+    ``api_key_id`` (exchanged once for a token shared by all calls, and renewed once when the service refuses a
+    token it accepted before), or an ``access_token``; with none of them, ``VIAM_API_KEY`` and
+    ``VIAM_API_KEY_ID`` are read from the environment. A credential that cannot be sent (a line break, a
+    control or non-ASCII character) is refused here, without showing it.
 
     ``retry`` is the :class:`RetryPolicy` of the safe reads (``None``: never retry); charges, updates and the
     e-mail are never retried. ``ssl_context`` replaces the default TLS settings (a private CA, say; ALPN
@@ -78,6 +79,15 @@ class GrpcTransport(AsyncTransport):
     below the connection's so that a download nobody reads cannot stall the other calls.
     ``stream_buffer`` is how many streamed messages may wait between the gRPC thread and a trio caller.
     ``auth_timeout`` bounds the authentication handshake, in seconds.
+    ``max_receive_message_size`` is the largest reply message accepted, in bytes (4 MiB by default, as in
+    gRPC's own clients); a larger one fails the call with :class:`~viam_billing.ResourceExhaustedError` as soon
+    as its length is known, before it is read. PDFs come in chunks far below it.
+
+    Connections behave as gRPC's own clients' do: on a GOAWAY the calls the server accepted finish and return
+    their answers, the others (never processed) are sent again on a new connection, charges too, and new calls
+    go to a new connection at once; when a connection breaks, every call on it or waiting for a stream on it ends
+    at once (safe reads are retried, a call that never got a stream is sent again whatever it is), with or
+    without a deadline. :meth:`aclose` cancels the calls in flight with :class:`~viam_billing.ClientClosedError`.
 
     Nothing is dialled until the first call. Under asyncio the calls run on the caller's event loop (one
     transport per loop); under trio they run on one asyncio thread that the transport starts on first use and
@@ -99,6 +109,7 @@ class GrpcTransport(AsyncTransport):
         connection_window: int = 16 * _MiB,
         stream_buffer: int = 16,
         auth_timeout: float = 30.0,
+        max_receive_message_size: int = 4 * _MiB,
     ) -> None:
         if not isinstance(insecure, bool):
             raise ConfigurationError(f"insecure must be True or False, got {insecure!r}")
@@ -109,6 +120,7 @@ class GrpcTransport(AsyncTransport):
             raise ConfigurationError(f"ssl_context must be an ssl.SSLContext, got {type(ssl_context).__name__}")
         if ssl_context is not None and not self._address.tls:
             raise ConfigurationError("ssl_context was given for a plaintext address; drop insecure=True or http://")
+        max_message = _check_int("max_receive_message_size", max_receive_message_size, 1024, 2**32 - 1)
         stream_window = _check_int("stream_window", stream_window, 65_535, 2**31 - 2)
         connection_window = _check_int("connection_window", connection_window, 65_535, 2**31 - 1)
         if stream_window >= connection_window:
@@ -125,7 +137,12 @@ class GrpcTransport(AsyncTransport):
             retry=retry,
             stream_buffer=stream_buffer,
             auth_timeout=auth_timeout,
-            engine_options={"address": self._address, "ssl_context": ssl_ctx, "config": config},
+            engine_options={
+                "address": self._address,
+                "ssl_context": ssl_ctx,
+                "config": config,
+                "max_message": max_message,
+            },
         )
 
     @classmethod
@@ -142,7 +159,9 @@ class GrpcTransport(AsyncTransport):
         For users of the official Viam SDK, whose ``ViamClient`` already holds a channel and the
         ``authorization`` metadata, so they can switch without dialling again. The channel stays theirs:
         :meth:`aclose` does not close it. It works on the asyncio event loop the channel belongs to only (not
-        under trio), and keeps the channel's own flow-control windows. A refused token is not renewed.
+        under trio), and keeps the channel's own flow-control windows and connection handling (grpclib's: a GOAWAY
+        or a lost connection fails every call on it, and no limit is put on the size of a reply). A refused token
+        is not renewed.
 
         Example: ``GrpcTransport.from_channel(channel, {"authorization": f"Bearer {token}"})``.
         """
@@ -224,7 +243,7 @@ class GrpcTransport(AsyncTransport):
     def _bind(self) -> tuple[Engine, LoopThread | None]:
         """The engine for the calling task, made on first use; the bridge to it under trio."""
         if self._closed:
-            raise BillingError(f"this transport to {self._target} is closed; make a new client with connect()")
+            raise ClientClosedError(f"this transport to {self._target} is closed; make a new client with connect()")
         loop = _running_loop()
         engine = self._engine
         if engine is None:
@@ -300,7 +319,8 @@ class GrpcTransport(AsyncTransport):
     async def aclose(self) -> None:
         """Close the connection (and, under trio, stop and join the gRPC thread). Calling it twice is harmless.
 
-        A channel given to :meth:`from_channel` is left open.
+        Calls in flight are cancelled on the wire and raise :class:`~viam_billing.ClientClosedError`; none is
+        retried, and no socket outlives this. A channel given to :meth:`from_channel` is left open.
         """
         if self._closed:
             return

@@ -17,7 +17,15 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import viam_billing
-from viam_billing.plugin import AsyncTransport, BillingError, ConfigurationError, Model, Operation, to_data
+from viam_billing.plugin import (
+    AsyncTransport,
+    BillingError,
+    ConfigurationError,
+    Model,
+    Operation,
+    current_call,
+    to_data,
+)
 
 from ._cassette import Cassette, Interaction, Outcome, RecordedError
 from ._errors import CassetteError, StaleCassetteError, UnmatchedRequestError, UnplayedInteractionsWarning
@@ -130,6 +138,8 @@ class ReplayTransport(AsyncTransport):
     (then its recorded error, if it had one). A call whose caller cancelled it while recording (or left its stream
     early) stays pending on replay for a little longer than it took then, so that the same cancel scope cancels it
     again; if nothing does, :class:`CassetteError` says the code under test changed. Calls replay concurrently.
+    Call observers see a replayed call as such (:attr:`viam_billing.plugin.CallContext.replayed`); a call
+    recorded through the inner transport is reported by that one, as a live call.
 
     Secrets never reach the cassette: request metadata is not recorded at all, and before saving, the text is
     scanned for every value of ``secrets`` and every value the inner transport's
@@ -241,6 +251,8 @@ class ReplayTransport(AsyncTransport):
     # -- the transport -----------------------------------------------------------------------------------------
 
     def _take(self, operation: Operation[Any, Any], request: Model) -> Interaction | None:
+        """The recorded interaction that answers this call, marked played (and the call, for its observers,
+        replayed); ``None`` when there is none left."""
         queue = self._index.get(self._keys.key(operation.name, request))
         if queue is None:
             return None
@@ -252,6 +264,9 @@ class ReplayTransport(AsyncTransport):
         else:
             return None
         self._played[position] = True
+        call = current_call()
+        if call is not None:
+            call.replayed = True
         return self._cassette.interactions[position]
 
     async def unary(self, operation: Operation[Any, ResponseT], request: Model, *, timeout: float | None) -> ResponseT:

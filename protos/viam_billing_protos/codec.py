@@ -12,7 +12,11 @@ Datetimes are sent as the instant they denote: a naive one is taken as UTC, and 
 What cannot be represented fails loudly and names the field: :class:`~viam_billing.ValidationError` when a model
 holds a value protobuf cannot carry (a string with a lone surrogate, an enum number outside int32, an int outside
 int64), :class:`~viam_billing.DecodeError` when a message holds a timestamp outside the years 1-9999 that
-``datetime`` supports. Passing a message of another type than the model's is a ``TypeError``.
+``datetime`` supports, or one whose ``nanos`` lie outside 0-999,999,999. Such nanos are refused, not normalised
+into the seconds: ``google.protobuf.Timestamp`` defines them as that range only, so a sender that breaks it has a
+bug, and carrying the overflow into the seconds would turn it into a plausible but wrong date (a negative value,
+for one, would move the time backwards across a second). Passing a message of another type than the model's is a
+``TypeError``.
 
 This runs on every call, so each model class gets a plan once, on first use: a tuple with one step per field, in
 the order of the core's model walker (:func:`viam_billing.plugin.model_fields`), each holding what converting the
@@ -237,6 +241,8 @@ _WHOLE_SECONDS_MAX = 4096
 def _from_timestamp(message: Any) -> datetime:
     seconds, nanos = message.seconds, message.nanos
     if nanos:
+        if not 0 < nanos < 1_000_000_000:
+            raise ValueError(f"the timestamp's nanos are {nanos}, outside 0 to 999,999,999")
         # Positional arguments: timedelta's keyword parsing doubled the cost of this, which runs for every date.
         return _EPOCH + timedelta(0, seconds, nanos // 1000)
     value = _WHOLE_SECONDS.get(seconds)

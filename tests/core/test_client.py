@@ -148,6 +148,11 @@ async def test_deprecated_charge_warns_and_still_charges() -> None:
         (lambda b: b.get_invoice_pdf_bytes("", "o"), "invoice_id"),
         (lambda b: b.get_invoice_pdf("i", "", "x.pdf"), "org_id"),
         (lambda b: b.get_invoices_summary("o", timeout=-1), "timeout"),
+        # Ints too large for a float: math.isfinite raises OverflowError for them, which must not escape.
+        (lambda b: b.charge_organization("o", 10**400, 0.0), "subtotal"),
+        (lambda b: b.charge_organization("o", 1.0, -(10**400)), "tax"),
+        (lambda b: b.get_invoices_summary("o", timeout=10**400), "timeout"),
+        (lambda b: b.get_invoices_summary("o", timeout=-(10**5000)), "timeout"),  # too long even for repr()
     ],
 )
 async def test_bad_arguments_are_rejected_before_sending(call: Any, argument: str) -> None:
@@ -206,12 +211,20 @@ async def test_handler_errors_reach_the_caller() -> None:
 
 
 async def test_closed_client_refuses_calls() -> None:
-    """After aclose() a call says the client is closed."""
+    """After aclose() a call raises ClientClosedError."""
     billing = client_for(Recorder())
     await billing.aclose()
     await billing.aclose()
-    with pytest.raises(vb.BillingError, match="closed"):
+    with pytest.raises(vb.ClientClosedError, match="closed"):
         await billing.get_available_billing_tiers()
+
+
+def test_huge_timeouts_are_validation_errors_in_the_constructors() -> None:
+    """connect() and BillingClient refuse 10**400 seconds with ValidationError, never OverflowError."""
+    with pytest.raises(vb.ValidationError, match="an int of 1329 bits"):
+        vb.BillingClient(vb.MockTransport(Recorder()), timeout=10**400)
+    with pytest.raises(vb.ValidationError, match="timeout"):
+        vb.connect("grpc", timeout=-(10**400), access_token="t")
 
 
 def test_client_requires_a_transport() -> None:
@@ -427,3 +440,49 @@ async def test_mock_transport_refuses_a_handler_answer_of_the_wrong_type() -> No
     streaming = client_for(lambda operation, request: [vb.GetInvoicePdfResponse(chunk=b"%PDF"), vb.UsageCost()])
     with pytest.raises(TypeError, match="returned UsageCost for GetInvoicePdf"):
         await streaming.get_invoice_pdf_bytes("inv-1", "org-1")
+
+
+async def test_closing_the_client_ends_calls_in_flight_with_client_closed() -> None:
+    """aclose() while a call waits on its handler: the call raises ClientClosedError at once, its handler is
+    cancelled, and a stream being read ends the same way."""
+    cancelled: list[str] = []
+
+    async def slow(operation: vb.Operation[Any, Any], request: vb.Model) -> Any:
+        if operation.streaming:
+            return chunks()
+        try:
+            await anyio.sleep(30)
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(operation.name)
+            raise
+        return operation.response_type()
+
+    async def chunks() -> Any:
+        yield vb.GetInvoicePdfResponse(chunk=b"%PDF-")
+        await anyio.sleep(30)
+
+    outcomes: dict[str, BaseException] = {}
+    billing = client_for(slow)
+
+    async def run(name: str, call: Any) -> None:
+        try:
+            await call()
+        except vb.BillingError as exc:
+            outcomes[name] = exc
+
+    async def download() -> None:
+        async with billing.stream_invoice_pdf("inv-1", "org-1") as pdf:
+            async for _ in pdf:
+                pass
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, "unary", lambda: billing.get_invoices_summary("org-1"))
+            tg.start_soon(run, "stream", download)
+            await anyio.sleep(0.05)
+            await billing.aclose()
+    assert {name: type(error) for name, error in outcomes.items()} == {
+        "unary": vb.ClientClosedError,
+        "stream": vb.ClientClosedError,
+    }
+    assert cancelled == ["GetInvoicesSummary"]

@@ -10,7 +10,13 @@ import types
 import pytest
 import viam_billing
 
-PUBLIC_MODULES = ["viam_billing", "viam_billing.plugin", "viam_billing.testing"]
+PUBLIC_MODULES = [
+    "viam_billing",
+    "viam_billing.plugin",
+    "viam_billing.testing",
+    "viam_billing.finops",
+    "viam_billing.charges",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -129,15 +130,130 @@ async def test_timeout_mid_stream_leaves_no_file(tmp_path: Path) -> None:
 
 
 async def test_missing_directory_is_reported_before_downloading(tmp_path: Path) -> None:
-    """A dest in a directory that does not exist is named, and nothing is fetched."""
+    """A dest in a directory that does not exist, or a directory as dest, is a FileError naming dest (also an
+    OSError with the system's errno), and nothing is fetched."""
+    transport = vb.MockTransport(PdfServer())
+    missing = tmp_path / "nope" / "x.pdf"
+    async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
+        with pytest.raises(vb.FileError, match="does not exist") as info:
+            await billing.get_invoice_pdf("inv-1", "org-1", missing)
+        with pytest.raises(vb.FileError, match="is a directory") as directory:
+            await billing.get_invoice_pdf("inv-1", "org-1", tmp_path)
+    assert info.value.filename == str(missing)
+    assert str(missing) in str(info.value)
+    assert isinstance(info.value, OSError)
+    assert info.value.errno == errno.ENOENT
+    assert directory.value.errno == errno.EISDIR
+    (tmp_path / "file").write_bytes(b"")
+    async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
+        with pytest.raises(vb.FileError, match="is not a directory") as not_directory:
+            await billing.get_invoice_pdf("inv-1", "org-1", tmp_path / "file" / "x.pdf")
+    assert not_directory.value.errno == errno.ENOTDIR
+    assert transport.calls == []
+
+
+async def test_an_empty_dest_is_refused_before_anything_is_fetched(tmp_path: Path, monkeypatch) -> None:
+    """dest="" is a ValidationError naming dest; nothing is fetched and no temporary file appears anywhere."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     transport = vb.MockTransport(PdfServer())
     async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
-        with pytest.raises(vb.ValidationError, match="does not exist") as info:
-            await billing.get_invoice_pdf("inv-1", "org-1", tmp_path / "nope" / "x.pdf")
-        with pytest.raises(vb.ValidationError, match="directory"):
-            await billing.get_invoice_pdf("inv-1", "org-1", tmp_path)
+        with pytest.raises(vb.ValidationError, match="empty path") as info:
+            await billing.get_invoice_pdf("inv-1", "org-1", "")
     assert info.value.argument == "dest"
     assert transport.calls == []
+    assert listing(tmp_path) == ["work"]
+    assert listing(work) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+async def test_an_unwritable_directory_is_a_file_error_naming_dest(tmp_path: Path) -> None:
+    """No permission to write beside dest raises FileError naming dest (not the temporary file); nothing is
+    fetched."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    dest = locked / "invoice.pdf"
+    transport = vb.MockTransport(PdfServer())
+    try:
+        async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
+            with pytest.raises(vb.FileError) as info:
+                await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    finally:
+        locked.chmod(0o700)
+    assert info.value.errno == errno.EACCES
+    assert info.value.filename == str(dest)
+    assert str(info.value) == f"cannot save the PDF as {str(dest)!r}: Permission denied"
+    assert ".part" not in str(info.value)
+    assert transport.calls == []
+
+
+async def test_a_temporary_file_refused_is_a_file_error_naming_dest(tmp_path: Path, monkeypatch) -> None:
+    """The same as the system reports it (even to root, who passes permission bits): the error names dest and
+    the reason, never the temporary name, and nothing is fetched."""
+    from viam_billing import _files
+
+    def refuse(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".invoice.pdf.x1y2.part"))
+
+    monkeypatch.setattr(_files, "open_temporary", refuse)
+    dest = tmp_path / "invoice.pdf"
+    transport = vb.MockTransport(PdfServer())
+    async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
+        with pytest.raises(vb.FileError) as info:
+            await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    assert str(info.value) == f"cannot save the PDF as {str(dest)!r}: Permission denied"
+    assert (info.value.errno, info.value.filename) == (errno.EACCES, str(dest))
+    assert transport.calls == []
+
+
+async def test_a_failing_write_is_a_file_error_naming_dest(tmp_path: Path, monkeypatch) -> None:
+    """An OSError while saving (here from the final rename) is a FileError naming dest; the temporary file is
+    removed and an existing dest keeps its content."""
+    from viam_billing import _files
+
+    def refuse(tmp: str, path: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted", tmp)
+
+    monkeypatch.setattr(_files, "replace", refuse)
+    dest = tmp_path / "invoice.pdf"
+    dest.write_bytes(b"old")
+    async with client_for(PdfServer()) as billing:
+        with pytest.raises(vb.FileError, match="Operation not permitted") as info:
+            await billing.get_invoice_pdf("inv-1", "org-1", dest)
+    assert info.value.filename == str(dest)
+    assert ".part" not in str(info.value)
+    assert dest.read_bytes() == b"old"
+    assert listing(tmp_path) == ["invoice.pdf"]
+
+
+def empty_pdf(operation: vb.Operation[Any, Any], request: vb.Model) -> list[vb.Model]:
+    return [vb.GetInvoicePdfResponse(chunk=b"")]
+
+
+async def test_an_empty_pdf_keeps_the_old_file_and_is_an_error(tmp_path: Path) -> None:
+    """A stream with no bytes is a ProtocolError: an existing dest keeps its content, a new one is not created,
+    no temporary file remains."""
+    old = tmp_path / "old.pdf"
+    old.write_bytes(b"%PDF-old")
+    new = tmp_path / "new.pdf"
+    async with client_for(empty_pdf) as billing:
+        for dest in (old, new):
+            with pytest.raises(vb.ProtocolError, match="empty PDF") as info:
+                await billing.get_invoice_pdf("inv-1", "org-1", dest)
+            assert info.value.operation == "GetInvoicePdf"
+    assert old.read_bytes() == b"%PDF-old"
+    assert listing(tmp_path) == ["old.pdf"]
+
+
+async def test_an_empty_pdf_is_an_error_as_bytes_and_to_a_file_object() -> None:
+    """The other ways of downloading refuse an empty document too."""
+    async with client_for(empty_pdf) as billing:
+        with pytest.raises(vb.ProtocolError, match="empty PDF"):
+            await billing.get_invoice_pdf_bytes("inv-1", "org-1")
+        with pytest.raises(vb.ProtocolError, match="empty PDF"):
+            await billing.get_invoice_pdf("inv-1", "org-1", io.BytesIO())
 
 
 async def test_download_to_a_file_object() -> None:

@@ -6,6 +6,7 @@ import ast
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,11 @@ import viam_billing as vb
 from viam_billing.plugin import hookimpl
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILTINS = "grpc,replay,console,jsonl,csv,sqlite,pdf"
+# Every name viam-billing itself lists, so that the third-party tests below see only their own plugins.
+BUILTINS = ",".join(
+    sorted({ep.name for group in vb.ENTRY_POINT_GROUPS.values() for ep in metadata.entry_points(group=group)
+            if ep.dist is not None and ep.dist.metadata["Name"] == "viam-billing"})
+)  # fmt: skip
 
 GOOD = """
 import viam_billing

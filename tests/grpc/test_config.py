@@ -18,7 +18,7 @@ from viam_billing_grpc import Address, GrpcTransport, RetryPolicy, parse_address
         ("127.0.0.1:8080", True, Address(host="127.0.0.1", port=8080, tls=False)),
         ("https://billing.example", False, Address(host="billing.example", port=443, tls=True)),
         ("https://billing.example:8443/", False, Address(host="billing.example", port=8443, tls=True)),
-        ("http://localhost:50051", False, Address(host="localhost", port=50051, tls=False)),
+        ("http://localhost:50051", True, Address(host="localhost", port=50051, tls=False)),
         ("[::1]:8080", True, Address(host="::1", port=8080, tls=False)),
         ("https://[2001:db8::1]", False, Address(host="2001:db8::1", port=443, tls=True)),
         ("example.org", False, Address(host="example.org", port=443, tls=True)),
@@ -40,7 +40,8 @@ def test_address_authority_and_str() -> None:
     ("text", "insecure", "match"),
     [
         ("https://x.example", True, "insecure=True"),
-        ("http://x.example", False, "needs a port"),
+        ("http://x.example", True, "needs a port"),
+        ("http://x.example:80", False, "insecure=True"),
         ("ftp://x.example:21", False, "scheme 'ftp'"),
         ("x.example:0", False, "1-65535"),
         ("x.example:99999", False, "1-65535"),
@@ -192,6 +193,35 @@ def test_retry_policy_defaults_and_checks() -> None:
         RetryPolicy(initial_backoff=float("nan"))
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"initial_backoff": 10**400},
+        {"max_backoff": -(10**400)},
+        {"multiplier": 10**5000},  # too long even to print: the message gives its size
+        {"retry_on": 5},
+    ],
+    ids=["initial_backoff", "max_backoff", "multiplier", "retry_on"],
+)
+def test_retry_policy_refuses_huge_numbers_with_validation_error(options: dict[str, object]) -> None:
+    """Ints beyond a float's range are refused as ValidationError naming the field, never OverflowError."""
+    (name,) = options
+    with pytest.raises(vb.ValidationError, match=name) as caught:
+        RetryPolicy(**options)  # type: ignore[arg-type]
+    assert caught.value.argument == name
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("auth_timeout", 10**400), ("auth_timeout", float("inf")), ("stream_window", 10**5000)],
+    ids=["auth_timeout-huge", "auth_timeout-inf", "stream_window-huge"],
+)
+def test_transport_options_refuse_huge_numbers(option: str, value: object) -> None:
+    """The transport's numeric options refuse out-of-range numbers with ConfigurationError, never OverflowError."""
+    with pytest.raises(vb.ConfigurationError, match=option):
+        GrpcTransport("127.0.0.1:1", insecure=True, access_token="t", **{option: value})
+
+
 @pytest.mark.parametrize("module", ["viam_billing_grpc", "viam_billing_grpc.emulator"])
 def test_public_names_are_sorted_complete_and_report_their_public_module(module: str) -> None:
     """__all__ is sorted, names only what exists, and classes and functions report the public path."""
@@ -215,3 +245,20 @@ def test_the_grpc_package_imports_no_default_pool_protobuf_code() -> None:
     with pytest.raises(KeyError):
         descriptor_pool.Default().FindMessageTypeByName("viam.app.v1.GetInvoicesSummaryRequest")
     assert viam_billing_grpc.AUTH_PATH == "/proto.rpc.v1.AuthService/Authenticate"
+
+
+def test_plaintext_by_scheme_alone_is_refused_before_dialling() -> None:
+    """http:// without insecure=True would send the key unencrypted: connect() refuses it, saying how to ask for
+    plaintext, and nothing is dialled (a listener on the address sees no connection); with insecure=True the
+    same address is accepted."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(vb.ConfigurationError, match=r"pass insecure=True \(--insecure on the command line\)"):
+            vb.connect(address=address, api_key="a-key-that-must-not-travel", api_key_id="id")
+        listener.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    transport = GrpcTransport(address, access_token="t", insecure=True)
+    assert transport.address == Address(host="127.0.0.1", port=int(address.rsplit(":", 1)[1]), tls=False)

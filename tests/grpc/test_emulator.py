@@ -79,6 +79,23 @@ async def test_delay_for_a_number_of_calls(emulator: Emulator) -> None:
         assert (await billing.get_available_billing_tiers()).tiers
 
 
+async def test_connections_opened_after_counting_are_counted_and_dropped(
+    emulator: Emulator, make_client, eventually
+) -> None:
+    """Reading open_connections keeps the set the server adds to: connections made afterwards are counted, and
+    drop_connection() and closing reach them (the property used to replace the set, hiding every later one)."""
+    assert emulator.open_connections == 0
+    async with make_client(retry=None) as billing:
+        await billing.get_available_billing_tiers()
+        assert emulator.open_connections == 1
+        emulator.drop_connection("GetInvoicesSummary")
+        with pytest.raises(vb.TransportError, match="cut off"):
+            await billing.get_invoices_summary(ACME_ORG_ID)
+        await eventually(lambda: emulator.open_connections == 0)
+        await billing.get_available_billing_tiers()
+        assert emulator.open_connections == 1
+
+
 async def test_emulator_repr_shows_no_credentials(emulator: Emulator) -> None:
     """The emulator's repr names its address and state, not its key."""
     text = repr(emulator)

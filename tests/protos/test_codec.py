@@ -263,6 +263,21 @@ def test_sub_microsecond_nanos_are_truncated_towards_the_past() -> None:
         assert (back.seconds, back.nanos) == (seconds, nanos_back)
 
 
+@pytest.mark.parametrize("nanos", [-1, -999_999_999, 1_000_000_000, 2**31 - 1, -(2**31)])
+def test_timestamps_with_nanos_out_of_range_are_refused_naming_the_field(nanos: int) -> None:
+    """Nanos outside 0-999,999,999 break google.protobuf.Timestamp's definition: a DecodeError naming the field and
+    the value, never a date shifted by the overflow."""
+    message = billing_pb.GetInvoicesSummaryResponse(
+        invoices=[
+            billing_pb.InvoiceSummary(id="ok"),
+            billing_pb.InvoiceSummary(due_date={"seconds": 60, "nanos": nanos}),
+        ]
+    )
+    with pytest.raises(vb.DecodeError, match=f"nanos are {nanos}, outside 0 to 999,999,999") as caught:
+        codec.from_message(vb.GetInvoicesSummaryResponse, message)
+    assert caught.value.path == "invoices[1].due_date"
+
+
 def test_timestamps_at_the_ends_of_the_datetime_range_round_trip() -> None:
     earliest = datetime.min.replace(tzinfo=UTC)
     latest = datetime.max.replace(tzinfo=UTC)

@@ -31,3 +31,42 @@ def test_sync_facade_over_grpc(emulator, backend, tmp_path):
             streamed = b"".join(chunks)
     assert size == len(streamed) == target.stat().st_size
     assert streamed.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_close_during_a_call_ends_it_at_once(emulator, backend):
+    """close() from another thread while a call waits for a slow service: close returns within a second or two
+    (not after the service's 30 s), the call raises ClientClosedError, and the service saw it once."""
+    import threading
+    import time
+
+    import viam_billing as vb
+
+    org = emulator.org_ids[0]
+    emulator.delay("GetInvoicesSummary", 30)
+    outcome: list[BaseException] = []
+    billing = sync.connect(**emulator.connect_options(), backend=backend)
+    billing.get_available_billing_tiers()
+
+    def call() -> None:
+        try:
+            billing.get_invoices_summary(org)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while emulator.received["GetInvoicesSummary"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    started = time.monotonic()
+    billing.close()
+    closed_in = time.monotonic() - started
+    thread.join(5)
+    assert not thread.is_alive()
+    assert closed_in < 3
+    assert [type(error) for error in outcome] == [vb.ClientClosedError]
+    with pytest.raises(vb.ClientClosedError):
+        billing.get_invoices_summary(org)
+    time.sleep(0.1)
+    assert emulator.received["GetInvoicesSummary"] == 1
