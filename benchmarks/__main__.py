@@ -9,12 +9,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import _imports, _pdf, _replay, _unary
+from . import _export_scale, _imports, _memory_per_call, _pdf, _replay, _unary
 from ._harness import Row, Settings, emulator_process
 from ._report import render
 
-SUITES = ("imports", "first-result", "unary", "pdf", "replay")
-SERVED = ("first-result", "unary", "pdf")  # the suites that need the emulator
+SUITES = ("imports", "first-result", "unary", "pdf", "memory-per-call", "replay", "export-scale")
+SERVED = ("first-result", "unary", "pdf", "memory-per-call")  # the suites that need the emulator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,9 +53,15 @@ def main(argv: list[str] | None = None) -> int:
             if "pdf" in args.only:
                 print(f"{settings.pdf_mib} MiB invoice PDF ...", flush=True)
                 done(_pdf.run(emulator, settings))
+            if "memory-per-call" in args.only:
+                print(f"memory kept per call, {_memory_per_call.calls_for(settings):,} calls ...", flush=True)
+                done(_memory_per_call.run(emulator, settings))
     if "replay" in args.only:
         print("replay ...", flush=True)
         done(_replay.run(settings))
+    if "export-scale" in args.only:  # serves itself: an emulator with generated organizations and a latency
+        print("export at scale, against an emulator answering after a latency ...", flush=True)
+        done(_export_scale.run(settings))
 
     Path(args.output).write_text(render(rows, settings, quick=args.quick, started=started), encoding="utf-8")
     if args.json:

@@ -41,11 +41,15 @@ async def main(argv: list[str]) -> None:
         viam_billing.connect(timeout=10, **options) as billing,
     ):
         usage = await billing.get_current_month_usage(org_id)
-        print(f"{day(usage.start_date)} to {day(usage.end_date)}: subtotal ${usage.subtotal:,.2f}")
+        print(f"{day(usage.start_date)} to {day(usage.end_date)}, usage so far:")
+        # Each source's cost lines, less its discount, make its total; the totals make the subtotal.
         for source in usage.resource_usage_costs_by_source:
             costs = source.resource_usage_costs
-            total = costs.total_with_discount if costs else 0.0
-            print(f"  {source.source_type.name:<24} {source.tier_name:<18} ${total:,.2f}")
+            before = sum(line.cost for line in costs.usage_costs) if costs else 0.0
+            discount = costs.discount if costs else 0.0
+            print(f"  {source.source_type.name:<22} {source.tier_name:<20} ${before:>9,.2f} "
+                  f"- ${discount:>7,.2f} = ${before - discount:>9,.2f}")  # fmt: skip
+        print(f"  subtotal after discounts, before tax: ${usage.subtotal:,.2f}")
 
         summary = await billing.get_invoices_summary(org_id)
         print(f"outstanding balance: ${summary.outstanding_balance:,.2f}")

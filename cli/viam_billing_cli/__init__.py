@@ -25,7 +25,7 @@ def __getattr__(name: str) -> Any:
     from viam_billing.plugin import publish
 
     # Importing a command module adds its commands to the group.
-    from . import _app, _commands, _demo, _export, _report  # noqa: F401
+    from . import _app, _charge_plan, _commands, _demo, _export, _finops, _report  # noqa: F401
 
     globals().update(cli=_app.cli, main=_app.main)
     publish(globals())

@@ -1,13 +1,13 @@
 """``demo`` (the whole job, offline, against the local emulator) and ``emulator`` (serve it for your own tests).
 
 The emulator is part of the grpc plugin; it is imported only when one of these commands runs, so that the other
-commands (and a broken or missing grpc plugin) never pay for it.
+commands (and a broken or missing grpc plugin) never pay for it. ``viam-billing emulator ARGS`` hands ARGS to the
+emulator's own command line (``python -m viam_billing_grpc.emulator``): one set of options, defaults and help.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,9 +23,9 @@ from ._report import print_report
 __all__ = ["demo", "emulator"]
 
 
-def _emulator_module() -> ModuleType:
+def _emulator_module(name: str = "viam_billing_grpc.emulator") -> ModuleType:
     try:
-        return importlib.import_module("viam_billing_grpc.emulator")
+        return importlib.import_module(name)
     except ImportError as exc:
         fail(f"the emulator comes with the grpc plugin, which could not be imported ({exc})")
 
@@ -44,17 +44,17 @@ def _emulator_module() -> ModuleType:
 @pass_settings
 def demo(settings: Settings, directory: Path, concurrency: int, chart: bool) -> None:
     """Run the main job offline: start the emulator here, export every organization through the real gRPC
-    transport into DIR (SQLite history, invoice PDFs, JSON lines, console), then show the report.
+    transport into DIR (SQLite history, invoice PDFs, JSON lines), then show the summary and the report.
     """
     module = _emulator_module()
     database, pdfs, records = directory / "billing.db", directory / "invoices", directory / "records.jsonl"
-    specs = [f"sqlite:{database}", f"pdf:{pdfs}", f"jsonl:{records}", "console"]
+    specs = [f"sqlite:{database}", f"pdf:{pdfs}", f"jsonl:{records}"]
 
     async def go() -> tuple[list[OrgExport], str, list[str]]:
         async with module.Emulator() as emulator:
             settings.err.print(f"emulator listening on {emulator.address} (loopback only, seeded data)")
             options: dict[str, Any] = emulator.connect_options()
-            client = vb.connect("grpc", timeout=settings.timeout or 30.0, sinks=specs, **options)
+            client = vb.connect("grpc", timeout=settings.timeout, sinks=specs, **options)
             outcomes = await run_export(client, list(emulator.org_ids), concurrency=concurrency, console=settings.err)
             return outcomes, emulator.address, where_it_went(client.sinks)
 
@@ -77,30 +77,15 @@ def demo(settings: Settings, directory: Path, concurrency: int, chart: bool) -> 
     raise SystemExit(EXIT_FAILED if any(not o.ok for o in outcomes) else EXIT_OK)
 
 
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True, help="0: any free port.")
-@pass_settings
-def emulator(settings: Settings, host: str, port: int) -> None:
-    """Serve the billing emulator (AuthService and every BillingService RPC, seeded data) until Ctrl-C, for
-    your own integration tests. Connect with --address HOST:PORT --insecure and the credentials it prints.
+@cli.command(
+    cls=click.Command,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+    short_help="Serve the local billing emulator for your own tests (see `viam-billing emulator --help`).",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def emulator(args: tuple[str, ...]) -> None:
+    """Serve the local billing emulator until Ctrl-C: the emulator's own command line, which
+    `python -m viam_billing_grpc.emulator` runs too (`viam-billing emulator --help` shows its options).
     """
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        fail("the emulator only listens on loopback (127.0.0.1, ::1 or localhost)", 2)
-    module = _emulator_module()
-
-    def ready(server: Any) -> None:
-        # Printed and flushed at once: a script waiting for the address reads it through a pipe.
-        first = server.org_ids[0]
-        lines = [
-            f"emulator listening on {server.address} (organizations: {', '.join(server.org_ids)})",
-            "its credentials (fixed, for tests only):",
-            f"  export VIAM_API_KEY_ID={server.api_key_id}",
-            f"  export VIAM_API_KEY={server.api_key}",
-            f"then: viam-billing --address {server.address} --insecure export --org {first}",
-            "Ctrl-C stops it.",
-        ]
-        click.echo("\n".join(lines))
-        sys.stdout.flush()
-
-    module.Emulator.run(host, port, ready=ready)
+    _emulator_module("viam_billing_grpc.emulator.__main__").main(args, prog_name="viam-billing emulator")

@@ -1,37 +1,62 @@
-"""``export``: the main job. Usage, invoices, billing information and missing PDFs of many organizations."""
+"""``export``: the main job. Usage, invoices, billing information and missing PDFs of many organizations.
+
+Standard output belongs to the sinks (``console``, ``jsonl:-``): the progress display, the summary, where the
+results went and the failures all go to standard error.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import anyio
 import attrs
 import click
 import viam_billing as vb
-from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.text import Text
 from viam_billing import BillingClient, BillingError, Sink, SinkError
 from viam_billing_sinks import PdfSink
 
-from ._app import ENV_PRIMARY_ORG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Settings, cli, fail, pass_settings
+from ._app import (
+    ENV_PRIMARY_ORG,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Settings,
+    cli,
+    fail,
+    pass_settings,
+    stop_if_interrupted,
+)
+from ._layout import Column, FitTable
+from ._params import ID
 from ._render import money
 
-__all__ = ["DEFAULT_SINKS", "OrgExport", "download_missing_pdf", "export_organizations", "print_summary"]
+__all__ = [
+    "DEFAULT_SINKS",
+    "LISTED_IN_FULL",
+    "OrgExport",
+    "download_missing_pdf",
+    "export_organizations",
+    "print_summary",
+]
+
+T = TypeVar("T")
 
 DEFAULT_SINKS = ("sqlite:viam-billing.db", "pdf:invoices", "console")
 
-Step = Callable[..., None]
-"""Progress callback: ``step(what, advance=0, grow=0)``: what is happening, steps done, steps added."""
+LISTED_IN_FULL = 100
+"""Up to this many organizations, the summary lists each; beyond, it lists the failed ones and the totals."""
 
 
 @attrs.define(kw_only=True)
 class OrgExport:
-    """What exporting one organization gave."""
+    """What exporting one organization gave: its usage so far this month (subtotal, after discounts), invoices,
+    outstanding balance, PDFs downloaded or already kept, and what went wrong."""
 
     org_id: str
     subtotal: float | None = None
@@ -55,51 +80,120 @@ async def download_missing_pdf(client: BillingClient, sink: PdfSink, org_id: str
     path = sink.path_for(org_id, invoice_id)
     if path.is_file():  # an issued invoice's PDF never changes: the copy kept is never replaced
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    await client.get_invoice_pdf(invoice_id, org_id, path)
+    if not path.parent.is_dir():  # a stat: cheaper than a mkdir that finds the folder there, PDF after PDF
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # Checked at each chunk: SIGINT or SIGTERM stops the download at once (the client removes the temporary file).
+    await client.get_invoice_pdf(invoice_id, org_id, path, progress=lambda size: stop_if_interrupted())
     return True
 
 
-async def export_organization(client: BillingClient, org_id: str, step: Step) -> OrgExport:
+class _Display:
+    """The progress display: one overall bar, and one line per organization while it is being exported.
+
+    So it stays as tall as ``--concurrency`` allows, whatever the number of organizations. ``None`` progress
+    (not a terminal) makes every method a no-op.
+    """
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self._progress = progress
+        self._failed = 0
+        self._overall = None if progress is None else progress.add_task(self._label(), total=total)
+
+    def _label(self) -> str:
+        return "organizations" + (f" ([red]{self._failed} failed[/])" if self._failed else "")
+
+    @contextmanager
+    def organization(self, org_id: str) -> Iterator[Callable[..., None]]:
+        """Show ``org_id`` while the block runs; yields ``step(what, advance=0, grow=0)``."""
+        progress = self._progress
+        if progress is None:
+            yield _nothing
+            return
+        total = 3  # usage, invoices, billing information; the PDFs are added once the invoices are known
+        task = progress.add_task(f"  {org_id}", total=total)
+
+        def step(what: str, advance: int = 0, grow: int = 0) -> None:
+            nonlocal total
+            total += grow
+            progress.update(task, total=total, advance=advance, description=f"  {org_id}: {what}")
+
+        try:
+            yield step
+        finally:
+            progress.remove_task(task)
+
+    def finished(self, ok: bool) -> None:
+        if self._progress is None or self._overall is None:
+            return
+        self._failed += not ok
+        self._progress.update(self._overall, advance=1, description=self._label())
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
+async def export_organization(
+    client: BillingClient,
+    org_id: str,
+    step: Callable[..., None] = _nothing,
+    *,
+    downloads: anyio.CapacityLimiter | None = None,
+) -> OrgExport:
     """Fetch one organization's month usage, invoices summary, billing information and missing invoice PDFs.
 
-    Every result flows to the client's sinks, and each invoice's PDF is downloaded into every attached
-    :class:`~viam_billing_sinks.PdfSink` that does not have it yet. A sink failure is noted and the export goes on
-    (the data was fetched); any other failure ends this organization's export and is noted. Never raises a
-    BillingError.
+    The three reads run at once, and each PDF download starts as soon as the invoices are known (at most
+    ``downloads`` at a time across organizations, when given). Every result flows to the client's sinks, and
+    each invoice's PDF is downloaded into every attached :class:`~viam_billing_sinks.PdfSink` that does not have
+    it yet. A sink failure is noted and the export goes on (the data was fetched); any other failure ends this
+    organization's export (its other calls are cancelled) and is noted. Never raises a BillingError.
     """
     outcome = OrgExport(org_id=org_id)
+    pdf_sinks = [sink for sink in client.sinks if isinstance(sink, PdfSink)]
 
-    async def fetch(what: str, call: Callable[[], Any]) -> Any:
-        step(what)
-        try:
-            result = await call()
-        except SinkError as exc:
-            outcome.errors.append(f"{what}: {exc}")
-            result = exc.result
-        step(f"{what} done", advance=1)
-        return result
+    async with anyio.create_task_group() as group:
 
-    try:
-        usage: vb.GetCurrentMonthUsageResponse = await fetch("usage", lambda: client.get_current_month_usage(org_id))
-        outcome.subtotal = usage.subtotal
-        summary: vb.GetInvoicesSummaryResponse = await fetch("invoices", lambda: client.get_invoices_summary(org_id))
-        outcome.invoices, outcome.outstanding = len(summary.invoices), summary.outstanding_balance
-        await fetch("billing information", lambda: client.get_org_billing_information(org_id))
-        pdf_sinks = [sink for sink in client.sinks if isinstance(sink, PdfSink)]
-        step("invoice PDFs", grow=len(summary.invoices) * len(pdf_sinks))
-        for invoice in summary.invoices:
-            for sink in pdf_sinks:
-                step(f"PDF {invoice.id}")
-                if await download_missing_pdf(client, sink, org_id, invoice.id):
-                    outcome.pdfs_downloaded += 1
-                else:
-                    outcome.pdfs_kept += 1
-                step(f"PDF {invoice.id}", advance=1)
-    except BillingError as exc:
-        outcome.errors.append(str(exc))
-    except OSError as exc:  # a PDF that could not be written
-        outcome.errors.append(f"{type(exc).__name__}: {exc}")
+        async def guarded(what: str, work: Callable[[], Awaitable[T]]) -> T | None:
+            step(what)
+            try:
+                result = await work()
+            except SinkError as exc:  # stored nowhere or somewhere; fetched all the same
+                outcome.errors.append(f"{what}: {exc}")
+                result = exc.result  # type: ignore[assignment]
+            except (BillingError, OSError) as exc:  # OSError: a PDF that could not be written
+                outcome.errors.append(f"{what}: {exc}" if isinstance(exc, OSError) else str(exc))
+                group.cancel_scope.cancel()
+                return None
+            step(f"{what} done", advance=1)
+            return result
+
+        async def usage() -> None:
+            result = await guarded("usage", lambda: client.get_current_month_usage(org_id))
+            if isinstance(result, vb.GetCurrentMonthUsageResponse):
+                outcome.subtotal = result.subtotal
+
+        async def pdf(sink: PdfSink, invoice_id: str) -> None:
+            async def download() -> bool:
+                if downloads is None:
+                    return await download_missing_pdf(client, sink, org_id, invoice_id)
+                async with downloads:
+                    return await download_missing_pdf(client, sink, org_id, invoice_id)
+
+            downloaded = await guarded(f"PDF {invoice_id}", download)
+            if downloaded is True:
+                outcome.pdfs_downloaded += 1
+            elif downloaded is False:
+                outcome.pdfs_kept += 1
+
+        group.start_soon(usage)
+        group.start_soon(guarded, "billing information", lambda: client.get_org_billing_information(org_id))
+        summary = await guarded("invoices", lambda: client.get_invoices_summary(org_id))
+        if isinstance(summary, vb.GetInvoicesSummaryResponse):
+            outcome.invoices, outcome.outstanding = len(summary.invoices), summary.outstanding_balance
+            step("invoice PDFs", grow=len(summary.invoices) * len(pdf_sinks))
+            for invoice in summary.invoices:
+                for sink in pdf_sinks:
+                    group.start_soon(pdf, sink, invoice.id)
     return outcome
 
 
@@ -110,86 +204,93 @@ async def export_organizations(
     concurrency: int = 4,
     progress: Progress | None = None,
 ) -> list[OrgExport]:
-    """Export ``org_ids`` concurrently, at most ``concurrency`` at a time; results in the order given."""
+    """Export ``org_ids``, at most ``concurrency`` organizations at a time; results in the order given.
+
+    ``progress`` shows one overall bar and a line per organization in flight (see :func:`make_progress`).
+    """
+    unique = list(dict.fromkeys(org_ids))
     limiter = anyio.CapacityLimiter(concurrency)
+    downloads = anyio.CapacityLimiter(2 * concurrency)
+    display = _Display(progress, len(unique))
     results: dict[str, OrgExport] = {}
 
     async def one(org_id: str) -> None:
-        total = 3  # usage, invoices, billing information; the PDFs are added once the invoices are known
-        task: TaskID | None = None if progress is None else progress.add_task(f"{org_id}: waiting", total=total)
-
-        def step(what: str, advance: int = 0, grow: int = 0) -> None:
-            nonlocal total
-            total += grow
-            if progress is not None and task is not None:
-                progress.update(task, total=total, advance=advance, description=f"{org_id}: {what}")
-
         async with limiter:
-            results[org_id] = await export_organization(client, org_id, step)
-        if progress is not None and task is not None:
-            mark = "[green]done[/]" if results[org_id].ok else "[red]failed[/]"
-            progress.update(task, description=f"{org_id}: {mark}")
+            with display.organization(org_id) as step:
+                results[org_id] = await export_organization(client, org_id, step, downloads=downloads)
+        display.finished(results[org_id].ok)
 
-    async with anyio.create_task_group() as tg:
-        for org_id in dict.fromkeys(org_ids):
-            tg.start_soon(one, org_id)
-    return [results[org_id] for org_id in dict.fromkeys(org_ids)]
+    async with anyio.create_task_group() as group:
+        for org_id in unique:
+            group.start_soon(one, org_id)
+    return [results[org_id] for org_id in unique]
 
 
 def print_summary(console: Console, outcomes: Sequence[OrgExport]) -> None:
-    """The final summary, one entry per organization: a table on a wide console, lines on a narrow one."""
+    """The final summary: a row per organization (only the failed ones beyond :data:`LISTED_IN_FULL`), then
+    the totals over those exported. Every id, amount and error is shown whole at any width."""
 
     def amount(value: float | None) -> str:
         return "" if value is None else money(value)
 
-    def pdfs(o: OrgExport) -> str:
-        return f"{o.pdfs_downloaded} new, {o.pdfs_kept} kept"
+    listed = outcomes if len(outcomes) <= LISTED_IN_FULL else [o for o in outcomes if not o.ok]
+    table = FitTable(
+        Column("organization"),
+        Column("usage\nso far", justify="right"),
+        Column("invoices", justify="right"),
+        Column("outstanding", justify="right"),
+        Column("PDFs\nnew/kept", justify="right"),
+        Column("status", wrap=True),
+        title="Export summary",
+        caption="usage so far: this month's subtotal, after discounts; PDFs: downloaded now / already kept",
+    )
+    for o in listed:
+        status = Text("ok", style="green") if o.ok else Text("; ".join(o.errors), style="red")
+        invoices = "" if o.invoices is None else str(o.invoices)
+        table.add_row(o.org_id, amount(o.subtotal), invoices, amount(o.outstanding),
+                      f"{o.pdfs_downloaded}/{o.pdfs_kept}", status, end_section=o is listed[-1])  # fmt: skip
+    failed = sum(not o.ok for o in outcomes)
+    table.add_row(
+        f"total of {len(outcomes)}",
+        money(sum(o.subtotal or 0.0 for o in outcomes)),
+        str(sum(o.invoices or 0 for o in outcomes)),
+        money(sum(o.outstanding or 0.0 for o in outcomes)),
+        f"{sum(o.pdfs_downloaded for o in outcomes)}/{sum(o.pdfs_kept for o in outcomes)}",
+        Text(f"{failed} failed", style="red") if failed else Text("all ok", style="green"),
+        style="bold",
+    )
+    console.print(table)
+    if len(listed) < len(outcomes):
+        console.print(
+            f"{len(outcomes) - len(listed)} organizations exported without error are not listed one by one; "
+            "`viam-billing report` shows their figures.",
+            highlight=False,
+        )
 
-    console.print(Text("Export summary", style="bold"))
-    widest = max((len(o.org_id) for o in outcomes), default=0)
-    if console.width >= widest + 75:
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column("organization", no_wrap=True)
-        for column in ("usage so far", "invoices", "outstanding", "PDFs"):
-            table.add_column(column, justify="right", no_wrap=True)
-        table.add_column("status", overflow="fold")
-        for o in outcomes:
-            status = Text("ok", style="green") if o.ok else Text("; ".join(o.errors), style="red")
-            invoices = "" if o.invoices is None else str(o.invoices)
-            table.add_row(o.org_id, amount(o.subtotal), invoices, amount(o.outstanding), pdfs(o), status)
-        console.print(table)
-        return
-    for o in outcomes:
-        mark = Text("ok    ", style="green") if o.ok else Text("FAILED", style="red")
-        console.print(Text.assemble("  ", mark, " ", (o.org_id, "bold")))
-        if o.invoices is not None:
-            console.print(
-                f"         usage {amount(o.subtotal)} · {o.invoices} invoice(s), {amount(o.outstanding)} "
-                f"outstanding · PDFs {pdfs(o)}",
-                highlight=False,
-            )
-        for error in o.errors:
-            console.print(Text(f"         {error}", style="red"))
 
-
-def make_progress(console: Console) -> Progress:
+def make_progress(console: Console) -> Progress | None:
+    """The progress display on ``console``, or ``None`` when it is not a terminal (nothing to animate)."""
+    if not console.is_terminal:
+        return None
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         console=console,
-        transient=False,
-        disable=not console.is_terminal,
+        transient=True,
     )
 
 
 async def run_export(
     client: BillingClient, org_ids: Sequence[str], *, concurrency: int, console: Console
 ) -> list[OrgExport]:
-    """Open the client (and so its sinks), export with a progress display, and return the outcomes."""
+    """Open the client (and so its sinks), export with a progress display on ``console``, return the outcomes."""
+    progress = make_progress(console)
     async with client:
-        with make_progress(console) as progress:
+        if progress is None:
+            return await export_organizations(client, org_ids, concurrency=concurrency)
+        with progress:
             return await export_organizations(client, org_ids, concurrency=concurrency, progress=progress)
 
 
@@ -212,6 +313,7 @@ def where_it_went(sinks: Sequence[Sink]) -> list[str]:
     "--org",
     "org_ids",
     multiple=True,
+    type=ID,
     metavar="ORG_ID",
     help=f"An organization to export; repeat for several (default: ${ENV_PRIMARY_ORG}).",
 )
@@ -227,26 +329,31 @@ def where_it_went(sinks: Sequence[Sink]) -> list[str]:
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="How many organizations are fetched at once.",
+    help="How many organizations are fetched at once (each one's calls also run side by side).",
 )
 @pass_settings
 def export(settings: Settings, org_ids: tuple[str, ...], sink_specs: tuple[str, ...], concurrency: int) -> None:
     """Export organizations: this month's usage, invoices, billing information and every invoice PDF not yet
     saved, to the sinks. Exits 1 when any organization failed; the others are exported all the same.
+
+    Standard output carries only what sinks write there (console, jsonl:-); the progress, the summary and
+    the errors go to standard error.
     """
     chosen = list(org_ids) or [org for org in [os.environ.get(ENV_PRIMARY_ORG, "").strip()] if org]
     if not chosen:
         fail(f"no organization: pass --org ORG_ID (repeatable) or set {ENV_PRIMARY_ORG}", EXIT_USAGE)
     client = settings.connect(sinks=list(sink_specs) or list(DEFAULT_SINKS))
     outcomes = settings.run(_export_with, client, chosen, concurrency, settings.err)
-    print_summary(settings.out, outcomes)
-    settings.out.print("Stored in:")
+    report = settings.err
+    print_summary(report, outcomes)
+    report.print("Stored in:")
     for line in where_it_went(client.sinks):
-        settings.out.print(line, highlight=False)
+        report.print(line, highlight=False)
     failed = [o.org_id for o in outcomes if not o.ok]
     if failed:
-        settings.err.print(
-            f"[red]error:[/] {len(failed)} of {len(outcomes)} organization(s) failed: {', '.join(failed)}"
+        report.print(
+            f"[red]error:[/] {len(failed)} of {len(outcomes)} organization(s) failed: {', '.join(failed)}",
+            highlight=False,
         )
     raise SystemExit(EXIT_FAILED if failed else EXIT_OK)
 

@@ -1,18 +1,44 @@
-"""``csv:DIR``: one CSV file per record kind, header written once, rows appended."""
+"""``csv:DIR``: one CSV file per record kind, header written once, rows appended.
+
+Cells are protected against formula injection: a text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return (which a spreadsheet would run as a formula) is written with an apostrophe in front, which
+spreadsheets show as text and do not display. Numbers are written as numbers (``-50.0`` stays a number).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from viam_billing import ConfigurationError, Record, Sink
 
 from ._files import ensure_writable_directory
 from ._rows import KNOWN_TABLES, tables_for
 
-__all__ = ["CsvSink"]
+__all__ = ["CsvSink", "spreadsheet_safe", "write_csv"]
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet will not run: text starting like a formula gets a leading ``'``.
+
+    >>> spreadsheet_safe("=HYPERLINK(\"http://x\")"), spreadsheet_safe(-50.0)
+    ('\'=HYPERLINK("http://x")', -50.0)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(file: IO[str], rows: Iterable[Sequence[Any]], *, lineterminator: str = "\r\n") -> None:
+    """Write ``rows`` to ``file`` as CSV (RFC 4180 line ends unless told), each cell through
+    :func:`spreadsheet_safe`."""
+    writer = csv.writer(file, lineterminator=lineterminator)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
 
 
 class CsvSink(Sink):
@@ -70,7 +96,7 @@ class CsvSink(Sink):
             has_content = self._check_header(path, columns)
             file = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115 - kept open until aclose()
             if not has_content:
-                csv.writer(file).writerow(columns)
+                write_csv(file, [columns])
             self._files[name] = file
         return file
 
@@ -79,7 +105,7 @@ class CsvSink(Sink):
             if not table.rows:
                 continue
             file = self._file_for(table.name, table.columns)
-            csv.writer(file).writerows(table.rows)
+            write_csv(file, table.rows)
             file.flush()
 
     async def aclose(self) -> None:

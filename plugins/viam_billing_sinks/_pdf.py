@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from pathlib import Path
 
 import anyio.to_thread
@@ -11,7 +14,46 @@ from viam_billing.plugin import atomic_write, safe_name
 
 from ._files import ensure_writable_directory
 
-__all__ = ["PdfSink"]
+__all__ = ["STALE_AFTER", "PdfSink"]
+
+STALE_AFTER = 24 * 3600.0
+"""Seconds after which a temporary download file left in a sink's folder is removed when the sink opens."""
+
+# What viam_billing.plugin.atomic_file names its temporary files: ".<name>.<random>.part" beside <name>.
+_TEMPORARY = re.compile(r"^\..+\.pdf\.[^.]+\.part$")
+
+
+def remove_stale_downloads(directory: Path, *, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove the temporary files of PDF downloads that never finished (a process killed with ``kill -9``,
+    a power cut) from ``directory`` and its organization folders, when older than ``older_than`` seconds;
+    return those removed.
+
+    Younger ones may belong to an export running right now, so they stay. Only names our atomic writer gives
+    (``.<invoice>.pdf.<random>.part``) are touched; a file that cannot be removed is left alone.
+    """
+    cutoff = time.time() - older_than
+    removed = []
+    folders: list[Path | os.DirEntry[str]] = [directory]
+    folders += [entry for entry in _entries(directory) if entry.is_dir(follow_symlinks=False)]
+    for folder in folders:
+        for entry in _entries(folder):
+            if not _TEMPORARY.match(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
+    return removed
+
+
+def _entries(directory: Path | os.DirEntry[str]) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except OSError:
+        return []
 
 
 class PdfSink(Sink):
@@ -23,6 +65,9 @@ class PdfSink(Sink):
     are ignored. A program that streams PDFs to disk instead (``viam-billing export`` does) downloads each
     missing one itself with ``client.get_invoice_pdf(invoice_id, org_id, sink.path_for(org_id, invoice_id))``,
     so the document is never held in memory; the sink never calls the client.
+
+    Opening the sink removes temporary download files older than a day (:data:`STALE_AFTER`) from its folder:
+    what a killed process leaves behind is gone by the next export.
     """
 
     def __init__(self, directory: str | Path) -> None:
@@ -43,6 +88,7 @@ class PdfSink(Sink):
 
     async def open(self) -> None:
         ensure_writable_directory(self._directory, sink=self.name)
+        await anyio.to_thread.run_sync(remove_stale_downloads, self._directory)
 
     def path_for(self, org_id: str, invoice_id: str) -> Path:
         """Where the invoice's PDF is kept; always inside the sink's directory (its parent may not exist yet)."""

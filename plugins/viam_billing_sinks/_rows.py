@@ -10,7 +10,10 @@ import attrs
 from viam_billing import Record, to_data
 from viam_billing.plugin import encode_time
 
-__all__ = ["Table", "tables_for"]
+__all__ = ["DISCOUNT", "Table", "tables_for"]
+
+DISCOUNT = "DISCOUNT"
+"""The ``resource_type`` of a ``usage_lines`` row that holds a source's discount (as a negative cost)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -79,7 +82,9 @@ def _snake(name: str) -> str:
 def tables_for(record: Record) -> list[Table]:
     """Flatten one record into the tables it belongs to.
 
-    ``GetCurrentMonthUsage`` gives a ``usage`` row and one ``usage_lines`` row per cost line;
+    ``GetCurrentMonthUsage`` gives a ``usage`` row and one ``usage_lines`` row per cost line, plus one per
+    source with a discount (``resource_type`` :data:`DISCOUNT`, the discount as a negative cost), so that the
+    ``cost`` column adds up to the subtotal;
     ``GetInvoicesSummary`` an ``invoices`` row per invoice; ``GetOrgBillingInformation`` a
     ``billing_information`` row; the two charge operations a ``charges`` row. Any other operation gives one row
     in a table named after it (``get_available_billing_tiers``) holding the request and result as JSON.
@@ -92,12 +97,13 @@ def tables_for(record: Record) -> list[Table]:
     request = to_data(record.request)
     if name == "GetCurrentMonthUsage":
         start, end = data["start_date"], data["end_date"]
-        lines = [
-            (org, fetched, start, end, source["source_type"], source["tier_name"], cost["resource_type"],
-             cost["cost"])
-            for source in data["resource_usage_costs_by_source"]
-            for cost in (source["resource_usage_costs"] or {}).get("usage_costs", ())
-        ]  # fmt: skip
+        lines = []
+        for source in data["resource_usage_costs_by_source"]:
+            kind, tier, costs = source["source_type"], source["tier_name"], source["resource_usage_costs"] or {}
+            lines += [(org, fetched, start, end, kind, tier, cost["resource_type"], cost["cost"])
+                      for cost in costs.get("usage_costs", ())]  # fmt: skip
+            if costs.get("discount"):
+                lines.append((org, fetched, start, end, kind, tier, DISCOUNT, -costs["discount"]))
         return [
             Table(name="usage", columns=USAGE_COLUMNS, rows=((org, fetched, start, end, data["subtotal"]),)),
             Table(name="usage_lines", columns=USAGE_LINE_COLUMNS, rows=tuple(lines)),

@@ -1,13 +1,21 @@
 """``sqlite:PATH``: the embedded history store, with a versioned schema and migrations.
 
-The schema version is SQLite's ``PRAGMA user_version``. Opening a database runs, in order and each in its own
-transaction, every migration above the version it holds, so a file written by an older viam-billing is
-upgraded in place with its data. A file written by a newer version is refused rather than damaged.
+The schema version is SQLite's ``PRAGMA user_version``. Opening a database for writing runs, in order and each
+in its own transaction, every migration above the version it holds, so a file written by an older viam-billing
+is upgraded in place with its data. A file written by a newer version is refused rather than damaged.
+:class:`History` only reads: it opens the file read-only, and reads an older one through an upgraded copy in
+memory, so the file is never changed by a reader.
 
-Schema version 2 (the current one)::
+While the sink is open the database is in WAL mode with ``synchronous = NORMAL``: a record is still one
+transaction, stored whole or not at all and safe from a crash of the process, but committing it costs no disk
+flush (a power cut may lose the last ones; the next export fetches them again). Closing the sink checkpoints the
+file and puts it back in the usual rollback-journal mode, one file that any SQLite reader can open read-only.
 
-    usage_snapshots(id, org_id, fetched_at, start_date, end_date, subtotal)      one per fetch of the month's usage
-    usage_lines(snapshot_id, source_type, tier_name, cost_type, cost_type_name, cost)
+Schema version 3 (the current one)::
+
+    usage_snapshots(id, org_id, fetched_at, start_date, end_date, subtotal, discount)
+                                                    one per fetch of the month's usage; subtotal is after discounts
+    usage_lines(snapshot_id, source_type, tier_name, cost_type, cost_type_name, cost)     costs before discounts
     invoices(org_id, id, invoice_date, invoice_amount, status, due_date, paid_date,
              last_payment_failure_reason, last_payment_failure_at, first_seen_at, last_seen_at)   upserted by id
     balances(org_id, fetched_at, outstanding_balance)
@@ -19,6 +27,7 @@ Times are ISO 8601 UTC strings (``2026-11-26T09:55:39.123456Z``), which sort as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -34,9 +43,9 @@ from viam_billing.plugin import encode_time
 
 from ._rows import tables_for
 
-__all__ = ["SCHEMA_VERSION", "History", "MonthlyCost", "MonthlyInvoices", "SqliteSink", "migrate"]
+__all__ = ["SCHEMA_VERSION", "History", "MonthlyCost", "MonthlyInvoices", "MonthlyUsage", "SqliteSink", "migrate"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this release writes."""
 
 DEFAULT_DATABASE = "viam-billing.db"
@@ -157,7 +166,18 @@ def _to_v2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_v1, 2: _to_v2}
+def _to_v3(conn: sqlite3.Connection) -> None:
+    """The discount of each usage snapshot (the sum of its sources' discounts), so that a report shows costs
+    before discounts, the discounts and the subtotal, and they add up. Snapshots stored before version 3 get the
+    discount their lines and subtotal imply (lines minus subtotal)."""
+    conn.execute("ALTER TABLE usage_snapshots ADD COLUMN discount REAL NOT NULL DEFAULT 0")
+    conn.execute(
+        """UPDATE usage_snapshots SET discount = round(
+               coalesce((SELECT sum(cost) FROM usage_lines WHERE snapshot_id = usage_snapshots.id), 0) - subtotal, 2)"""
+    )
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
 """The migration that brings a database to each version from the one before."""
 
 
@@ -214,6 +234,9 @@ def _connect(path: Path, sink: str) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn, where=f"{sink}: {str(path)!r}")
+        # A commit per record without a disk flush each: see the module documentation.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise ConfigurationError(
@@ -238,8 +261,10 @@ class SqliteSink(Sink):
     information and outstanding balances are kept per fetch; charges by invoice id. Other operations are not
     stored.
 
-    Database work runs in a worker thread, one transaction per record, so the event loop is never blocked and
-    a record is stored whole or not at all.
+    Database work runs in a worker thread, so the event loop is never blocked. A record is stored whole or not
+    at all, and is committed when :meth:`write` returns. Records written at the same time (an export of many
+    organizations) share one trip to the thread and one transaction, each record in a savepoint of its own: one
+    that fails is rolled back alone and its ``write`` raises, the others are kept.
     """
 
     def __init__(self, path: str | Path = "") -> None:
@@ -247,6 +272,9 @@ class SqliteSink(Sink):
         self.name = f"sqlite:{self._path}"
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._flushing = False
+        self._flushed: anyio.Event | None = None
 
     @classmethod
     def from_spec(cls, rest: str) -> SqliteSink:
@@ -275,7 +303,38 @@ class SqliteSink(Sink):
         return await anyio.to_thread.run_sync(locked)
 
     async def write(self, record: Record) -> None:
-        await self._run(lambda conn: _store(conn, record))
+        if record.operation.name not in _HANDLERS:
+            return
+        if self._conn is None:
+            await self.open()
+        entry = _Pending(record)
+        self._queue.append(entry)
+        try:
+            while not entry.done:
+                if self._flushing and self._flushed is not None:
+                    await self._flushed.wait()
+                else:
+                    await self._flush()
+        except BaseException:
+            if entry in self._queue:  # cancelled before its turn: it is not stored
+                self._queue.remove(entry)
+            raise
+        if entry.error is not None:
+            raise entry.error
+
+    async def _flush(self) -> None:
+        """Store every record waiting, in one transaction in the worker thread."""
+        self._flushing, self._flushed = True, anyio.Event()
+        batch, self._queue = self._queue, []
+        try:
+            await self._run(lambda conn: _store_all(conn, batch))
+        except BaseException:
+            # Not stored (cancelled before the thread took it, or the commit failed): their writers try again.
+            self._queue[:0] = [entry for entry in batch if not entry.done]
+            raise
+        finally:
+            self._flushing = False
+            self._flushed.set()
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
@@ -283,33 +342,54 @@ class SqliteSink(Sink):
 
             def close() -> None:
                 with self._lock:
-                    conn.close()
+                    try:
+                        _leave_wal(conn)
+                    finally:
+                        conn.close()
 
-            await anyio.to_thread.run_sync(close)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(close)
 
     def __repr__(self) -> str:
         return f"<SqliteSink {self.name}>"
 
 
-def _store(conn: sqlite3.Connection, record: Record) -> None:
-    """Store one record in one transaction."""
-    handlers = {
-        "GetCurrentMonthUsage": _store_usage,
-        "GetInvoicesSummary": _store_invoices,
-        "GetOrgBillingInformation": _store_billing_information,
-        "ChargeOrganization": _store_charge,
-        "CreateInvoiceAndChargeImmediately": _store_charge,
-    }
-    handler = handlers.get(record.operation.name)
-    if handler is None:
-        return
+def _leave_wal(conn: sqlite3.Connection) -> None:
+    """Checkpoint and return to a rollback journal, unless another connection still has the file open (then the
+    last one to close does it)."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    with contextlib.suppress(sqlite3.OperationalError):  # "database is locked": another writer is still at work
+        conn.execute("PRAGMA journal_mode = DELETE")
+
+
+@attrs.define(eq=False)
+class _Pending:
+    """A record waiting to be stored, and how that went."""
+
+    record: Record
+    done: bool = False
+    error: Exception | None = None
+
+
+def _store_all(conn: sqlite3.Connection, batch: Sequence[_Pending]) -> None:
+    """Store ``batch`` in one transaction, each record in a savepoint; mark each done, with its error if any."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        handler(conn, record)
+        for entry in batch:
+            conn.execute("SAVEPOINT record")
+            try:
+                _HANDLERS[entry.record.operation.name](conn, entry.record)
+            except Exception as exc:  # this record alone is undone; the caller of its write() gets the error
+                conn.execute("ROLLBACK TO record")
+                entry.error = exc
+            conn.execute("RELEASE record")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
+    for entry in batch:
+        entry.done = True
 
 
 def _rows(record: Record, name: str) -> list[tuple[Any, ...]]:
@@ -318,16 +398,18 @@ def _rows(record: Record, name: str) -> list[tuple[Any, ...]]:
 
 def _store_usage(conn: sqlite3.Connection, record: Record) -> None:
     ((org, fetched, start, end, subtotal),) = _rows(record, "usage")
+    result = record.result
+    assert isinstance(result, vb.GetCurrentMonthUsageResponse)
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO usage_snapshots (org_id, fetched_at, start_date, end_date, subtotal) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (org, fetched, start, end, subtotal),
+        # Only the same snapshot seen again is skipped: OR IGNORE would also drop, silently, a row the schema
+        # refuses (a NaN subtotal is NULL to SQLite), which must fail the record instead.
+        "INSERT INTO usage_snapshots (org_id, fetched_at, start_date, end_date, subtotal, discount) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, fetched_at) DO NOTHING",
+        (org, fetched, start, end, subtotal, _discounts(result)),
     )
     if cursor.rowcount == 0:  # the same record written twice: the snapshot and its lines are there already
         return
     snapshot = cursor.lastrowid
-    result = record.result
-    assert isinstance(result, vb.GetCurrentMonthUsageResponse)
     conn.executemany(
         "INSERT INTO usage_lines (snapshot_id, source_type, tier_name, cost_type, cost_type_name, cost) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -338,6 +420,12 @@ def _store_usage(conn: sqlite3.Connection, record: Record) -> None:
             for line in (source.resource_usage_costs.usage_costs if source.resource_usage_costs else ())
         ],
     )  # fmt: skip
+
+
+def _discounts(usage: vb.GetCurrentMonthUsageResponse) -> float:
+    """The sum of the sources' discounts, in cents."""
+    costs = [source.resource_usage_costs for source in usage.resource_usage_costs_by_source]
+    return round(sum(c.discount for c in costs if c is not None), 2)
 
 
 def _store_invoices(conn: sqlite3.Connection, record: Record) -> None:
@@ -381,10 +469,20 @@ def _store_billing_information(conn: sqlite3.Connection, record: Record) -> None
 def _store_charge(conn: sqlite3.Connection, record: Record) -> None:
     ((org, fetched, operation, invoice_id, subtotal, tax, description),) = _rows(record, "charges")
     conn.execute(
-        "INSERT OR IGNORE INTO charges (invoice_id, org_id, operation, subtotal, tax, description, charged_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO charges (invoice_id, org_id, operation, subtotal, tax, description, charged_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (invoice_id) DO NOTHING",
         (invoice_id, org, operation, subtotal, tax, description, fetched),
     )
+
+
+_HANDLERS: dict[str, Callable[[sqlite3.Connection, Record], None]] = {
+    "GetCurrentMonthUsage": _store_usage,
+    "GetInvoicesSummary": _store_invoices,
+    "GetOrgBillingInformation": _store_billing_information,
+    "ChargeOrganization": _store_charge,
+    "CreateInvoiceAndChargeImmediately": _store_charge,
+}
+"""How each stored operation's record is written (inside a transaction the caller holds)."""
 
 
 # --- reading the history --------------------------------------------------------------------------------------------
@@ -397,6 +495,25 @@ class MonthlyCost:
     month: str
     cost_type: vb.UsageCostType
     cost: float
+
+
+@attrs.frozen(kw_only=True)
+class MonthlyUsage:
+    """One month's usage, summed over the organizations asked for, from each one's latest snapshot of it.
+
+    ``before_discounts`` is the sum of the cost lines (what :class:`MonthlyCost` rows add up to), ``discounts``
+    the discounts (a positive amount) and ``subtotal`` the service's subtotals, after discounts and before tax.
+    ``partial`` is true when a snapshot was taken before its month ended: usage so far, as of ``as_of`` (the
+    latest fetch time, ISO 8601). ``organizations`` counts those with a snapshot of the month.
+    """
+
+    month: str
+    before_discounts: float
+    discounts: float
+    subtotal: float
+    partial: bool
+    as_of: str
+    organizations: int
 
 
 @attrs.frozen(kw_only=True)
@@ -413,8 +530,9 @@ class History:
     """Reads a history database written by :class:`SqliteSink` (blocking calls; use it from a thread in async
     code). Use it as a context manager, or call :meth:`close`.
 
-    A database of an older schema is migrated when opened. Raises :class:`~viam_billing.ConfigurationError`
-    when the file does not exist or is not a usable database.
+    The file is opened read-only and never written, not even to upgrade it: a database of an older schema is
+    read through an upgraded copy in memory. Raises :class:`~viam_billing.ConfigurationError` when the file does
+    not exist, cannot be read, is not a history database, or was written by a newer viam-billing.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -424,7 +542,7 @@ class History:
                 f"there is no billing history at {str(self._path)!r}; run `viam-billing export` first "
                 "(or pass the database's path)"
             )
-        self._conn = _connect(self._path, "history")
+        self._conn = _open_for_reading(self._path)
 
     def __enter__(self) -> History:
         return self
@@ -470,6 +588,32 @@ class History:
         ).fetchall()
         return [MonthlyCost(month=m, cost_type=vb.UsageCostType(t), cost=float(c)) for m, t, c in rows]
 
+    def monthly_usage(self, org_ids: Iterable[str] = ()) -> list[MonthlyUsage]:
+        """Usage per month before discounts, discounts and subtotal, sorted by month; ``org_ids`` as for
+        :meth:`monthly_costs`, whose rows of a month add up to its ``before_discounts``."""
+        where, params = _org_filter(org_ids, "org_id")
+        rows = self._conn.execute(
+            f"""WITH latest AS (
+                    SELECT org_id, substr(start_date, 1, 7) AS month, max(fetched_at) AS fetched_at
+                    FROM usage_snapshots WHERE start_date IS NOT NULL {where}
+                    GROUP BY org_id, month)
+                SELECT latest.month,
+                       coalesce(sum((SELECT sum(cost) FROM usage_lines WHERE snapshot_id = snap.id)), 0),
+                       sum(snap.discount), sum(snap.subtotal),
+                       max(snap.end_date IS NOT NULL AND snap.fetched_at < snap.end_date),
+                       max(snap.fetched_at), count(*)
+                FROM latest
+                JOIN usage_snapshots AS snap
+                    ON snap.org_id = latest.org_id AND snap.fetched_at = latest.fetched_at
+                GROUP BY latest.month ORDER BY latest.month""",
+            params,
+        ).fetchall()
+        return [
+            MonthlyUsage(month=m, before_discounts=round(b, 2), discounts=round(d, 2), subtotal=round(s, 2),
+                         partial=bool(p), as_of=a, organizations=n)
+            for m, b, d, s, p, a, n in rows
+        ]  # fmt: skip
+
     def monthly_invoices(self, org_ids: Iterable[str] = ()) -> list[MonthlyInvoices]:
         """Invoices per month of their date, sorted by month; ``org_ids`` as for :meth:`monthly_costs`."""
         where, params = _org_filter(org_ids, "org_id")
@@ -481,6 +625,44 @@ class History:
             params,
         ).fetchall()
         return [MonthlyInvoices(month=m, count=n, amount=float(a), unpaid=float(u)) for m, n, a, u in rows]
+
+
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    """``path`` opened read-only at the current schema: the file itself, or an upgraded copy of it in memory."""
+    where = f"history: {str(path)!r}"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"{where} cannot be opened for reading ({exc}); check its permissions") from exc
+    try:
+        reading = _at_current_schema(conn, where)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ConfigurationError(f"{where} is not a usable SQLite database ({exc}); choose another file") from exc
+    except BaseException:
+        conn.close()
+        raise
+    if reading is not conn:
+        conn.close()
+    return reading
+
+
+def _at_current_schema(conn: sqlite3.Connection, where: str) -> sqlite3.Connection:
+    found = schema_version(conn)
+    if found == 0:
+        raise ConfigurationError(f"{where} holds no billing history; pass the database `export` wrote")
+    if found >= SCHEMA_VERSION:
+        migrate(conn, where=where)  # refuses a file of a newer version; nothing to do at the current one
+        return conn
+    # Older: upgrade a copy, never the file (a reader may not even be allowed to write it).
+    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        conn.backup(copy)
+        migrate(copy, where=f"{where} (an upgraded copy in memory; the file is not changed)")
+    except BaseException:
+        copy.close()
+        raise
+    return copy
 
 
 def _org_filter(org_ids: Iterable[str], column: str) -> tuple[str, Sequence[str]]:

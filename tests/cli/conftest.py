@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -130,3 +132,52 @@ def run(monkeypatch, capsys, calls, options) -> Callable[..., Outcome]:
 @pytest.fixture
 def handler() -> Callable[..., Any]:
     return sample_handler
+
+
+# --- against the emulator: in this process, or the real command line in a process of its own -----------------------
+
+
+@pytest.fixture
+def emulator():
+    """An emulator serving on loopback from an event loop in a thread, so the command line can run here."""
+    pytest.importorskip("viam_billing_grpc.emulator", reason="the grpc plugin's emulator is not installed")
+    from anyio.from_thread import start_blocking_portal
+    from viam_billing_grpc.emulator import Emulator
+
+    with start_blocking_portal("asyncio") as portal, portal.wrap_async_context_manager(Emulator()) as running:
+        yield running
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys, emulator, tmp_path):
+    """``cli(*args, columns=200)``: viam-billing in-process against the emulator, in tmp_path; returns
+    (exit code, stdout, stderr). The address and --insecure come from the environment and the global options."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VIAM_API_KEY", emulator.api_key)
+    monkeypatch.setenv("VIAM_API_KEY_ID", emulator.api_key_id)
+    monkeypatch.delenv("VIAM_PRIMARY_ORG_ID", raising=False)
+    monkeypatch.delenv("VIAM_BILLING_ADDRESS", raising=False)
+
+    def invoke(*args: str, columns: int = 200) -> tuple[int, str, str]:
+        monkeypatch.setenv("COLUMNS", str(columns))
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(["--address", emulator.address, "--insecure", "--timeout", "20", *args])
+        captured = capsys.readouterr()
+        return int(exited.value.code or 0), captured.out, captured.err
+
+    return invoke
+
+
+def command_line(*args: str) -> list[str]:
+    """The real ``viam-billing`` in a fresh interpreter."""
+    return [sys.executable, "-m", "viam_billing_cli", *args]
+
+
+@pytest.fixture
+def cli_env(emulator, tmp_path) -> dict[str, str]:
+    """The environment a ``viam-billing`` process needs to reach the emulator (VIAM_BILLING_ADDRESS included)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIAM_")}
+    env.update(VIAM_API_KEY=emulator.api_key, VIAM_API_KEY_ID=emulator.api_key_id, COLUMNS="200",
+               VIAM_BILLING_ADDRESS=emulator.address, PYTHONUNBUFFERED="1")  # fmt: skip
+    return env

@@ -21,17 +21,20 @@ def test_export_defaults_to_sqlite_pdfs_and_console_in_the_working_directory(run
     assert result.code == 0, result.err
     assert (workdir / "viam-billing.db").is_file()
     assert (workdir / "invoices" / "org-1" / "inv-org-1.pdf").read_bytes() == b"%PDF-1.4 body %%EOF"
-    assert "Usage of org-1" in result.out  # the console sink
-    assert "Export summary" in result.out
-    assert str(workdir / "viam-billing.db") in result.out
+    assert "Usage so far this month of org-1" in result.out  # the console sink, on stdout
+    # The summary and where things went are on stderr: stdout belongs to the sinks.
+    assert "Export summary" in result.err
+    assert "Export summary" not in result.out
+    assert str(workdir / "viam-billing.db") in result.err
 
 
 def test_export_of_two_orgs_with_one_failing_exports_the_other_and_exits_1(run, workdir):
     result = run("export", "--org", "org-1", "--org", "org-bad", "--sink", "sqlite:h.db", "--sink", "pdf:p")
     assert result.code == 1
     assert "1 of 2 organization(s) failed: org-bad" in result.err
-    summary = result.out[result.out.index("Export summary") :]
+    summary = result.err[result.err.index("Export summary") :]
     assert "PERMISSION_DENIED" in summary
+    assert result.out == ""
     with sqlite3.connect(workdir / "h.db") as conn:
         assert conn.execute("SELECT DISTINCT org_id FROM usage_snapshots").fetchall() == [("org-1",)]
     assert [p.name for p in (workdir / "p").iterdir()] == ["org-1"]
@@ -59,7 +62,7 @@ def test_export_takes_the_primary_org_from_the_environment(run, workdir):
 def test_export_reports_an_unwritable_sink_before_fetching(run, workdir, calls):
     (workdir / "blocker").write_text("x")
     result = run("export", "--org", "org-1", "--sink", "pdf:blocker/p")
-    assert result.code == 2
+    assert result.code == 7  # a file error
     assert "cannot write in" in result.err
     assert all(not t.calls for t in calls)
 
@@ -73,16 +76,17 @@ def test_report_shows_costs_per_month_and_type_with_charts(run, workdir):
     run("export", "--org", "org-1", "--org", "org-2", "--sink", "sqlite:h.db")
     result = run("report", "--db", "h.db")
     assert result.code == 0, result.err
-    assert "Usage cost per month and cost type" in result.out
+    assert "Usage per month and cost type, before discounts" in result.out
     assert "standard compute" in result.out
     assert "$19.00" in result.out  # two orgs' 9.50 in 2026-11
     assert "Invoices per month" in result.out
     assert "2026-10" in result.out
-    assert "Cost per month in US dollars" in result.out  # the chart
+    assert "Usage per month after discounts, US dollars" in result.out  # the charts
+    assert "Invoiced per month of the invoice date" in result.out
     assert "\x1b[" not in result.out  # no colour codes when not on a terminal
     only_one = run("report", "--db", "h.db", "--org", "org-1", "--no-chart")
     assert "$9.50" in only_one.out
-    assert "Cost per month in US dollars" not in only_one.out
+    assert "Usage per month after discounts" not in only_one.out
 
 
 def test_report_without_history_says_what_to_do(run, workdir):
@@ -114,7 +118,7 @@ async def test_export_downloads_each_missing_pdf_into_every_pdf_sink(handler, tm
     request = vb.GetInvoicePdfRequest(id="inv-org-1", org_id="org-1")
     assert [call for call in transport.calls if call[0] == "GetInvoicePdf"] == [("GetInvoicePdf", request)] * 2
     # The PDFs stream to disk: no sink is handed the document.
-    assert plain.operations == ["GetCurrentMonthUsage", "GetInvoicesSummary", "GetOrgBillingInformation"]
+    assert sorted(plain.operations) == ["GetCurrentMonthUsage", "GetInvoicesSummary", "GetOrgBillingInformation"]
 
 
 @pytest.mark.anyio
@@ -149,3 +153,28 @@ async def test_a_failed_pdf_download_is_reported_and_leaves_nothing(handler, tmp
     assert outcome.errors == ["GetInvoicePdf: UNAVAILABLE: reset"]
     assert (outcome.invoices, outcome.pdfs_downloaded) == (1, 0)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_report_names_organizations_it_has_no_data_for(run, workdir):
+    assert run("export", "--org", "org-1", "--sink", "sqlite:h.db").code == 0
+    none = run("report", "--db", "h.db", "--org", "org-nope", "--no-chart")
+    assert none.code == 1
+    assert "warning: h.db has no data of organization org-nope: export it first" in " ".join(none.err.split())
+    assert "Billing report for no organization" in none.out
+    some = run("report", "--db", "h.db", "--org", "org-1", "--org", "org-nope", "--no-chart")
+    assert some.code == 0
+    assert "org-nope" in some.err
+    assert "Billing report for org-1," in some.out
+
+
+def test_report_only_reads_the_history(run, workdir):
+    import hashlib
+
+    assert run("export", "--org", "org-1", "--sink", "sqlite:h.db").code == 0
+    db = workdir / "h.db"
+    db.chmod(0o444)
+    before = (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns)
+    result = run("report", "--db", "h.db")
+    assert result.code == 0, result.err
+    assert (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in workdir.iterdir() if p.name.startswith("h.db")) == ["h.db"]

@@ -24,7 +24,8 @@ def test_quickstart_runs_offline(script: str, tmp_path: Path) -> None:
         [sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert "subtotal $" in result.stdout
+    assert "subtotal after discounts, before tax: $160.03" in result.stdout  # Acme Robotics, as seeded
+    assert "$   115.78 - $  10.00 = $   105.78" in result.stdout  # its organization usage less its discount
     assert "outstanding balance: $" in result.stdout
     (pdf,) = tmp_path.iterdir()
     assert pdf.suffix == ".pdf"
@@ -60,8 +61,18 @@ async def test_quickstart_survives_missing_dates_and_a_hostile_invoice_id(tmp_pa
         quickstart.viam_billing, "connect", lambda timeout, **_: vb.BillingClient(vb.MockTransport(handler))
     )
     await quickstart.main(["org-1"])
-    assert "? to ?: subtotal $0.00" in capsys.readouterr().out
+    assert "? to ?, usage so far:" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     (pdf,) = work.iterdir()
     assert pdf.suffix == ".pdf"
     assert pdf.read_bytes() == b"%PDF-1.4 %%EOF"
+
+
+def test_the_replay_example_states_its_install_and_it_provides_pytest() -> None:
+    """Its tests need pytest: the README installs the extra that brings it."""
+    import tomllib
+
+    readme = (EXAMPLES / "replay" / "README.md").read_text()
+    assert 'pip install -e ".[test]"' in readme
+    extras = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("pytest") for requirement in extras["test"])

@@ -22,7 +22,7 @@ async def test_export_stores_usage_lines_invoices_and_billing_information(tmp_pa
     async with make_client([f"sqlite:{db}"]) as client:
         await export_once(client)
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == sinks.SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sinks.SCHEMA_VERSION == 3
         assert conn.execute("SELECT org_id, subtotal FROM usage_snapshots").fetchall() == [("org-1", 42.5)]
         lines = conn.execute(
             "SELECT source_type, tier_name, cost_type, cost_type_name, cost FROM usage_lines"
@@ -104,7 +104,9 @@ async def test_a_version_1_database_with_data_is_migrated_in_place(tmp_path, mak
     async with make_client([f"sqlite:{db}"]) as client:
         await export_once(client, "org-old")
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        # Version 3 keeps each snapshot's discount; older snapshots get what their lines and subtotal imply.
+        assert conn.execute("SELECT discount FROM usage_snapshots WHERE id = 1").fetchone() == (0.0,)
         old_lines = conn.execute(
             "SELECT source_type, cost_type, cost_type_name, cost FROM usage_lines WHERE snapshot_id = 1"
         ).fetchall()

@@ -15,8 +15,8 @@ RPCs, enforcing the API key and the Bearer token, with seeded data, fault inject
 :class:`~viam_billing.MockTransport`, behind real gRPC and the same authentication): how
 :mod:`viam_billing.testing` checks the gRPC transport.
 
-From a shell: ``python -m viam_billing_grpc.emulator --port 8080`` (credentials :data:`DEFAULT_API_KEY` and
-:data:`DEFAULT_API_KEY_ID` unless given).
+From a shell: ``python -m viam_billing_grpc.emulator`` or ``viam-billing emulator`` (one command line: port 50051
+unless ``--port`` says otherwise, credentials :data:`DEFAULT_API_KEY` and :data:`DEFAULT_API_KEY_ID` unless given).
 
 The seed (ids are stable; dates sit in the months before the emulator's clock):
 
@@ -32,12 +32,19 @@ The seed (ids are stable; dates sit in the months before the emulator's clock):
   location ``loc-acme-field``; ``inv-umbrella-0001`` paid.
 - :data:`FOREIGN_ORG_ID`: exists but the key does not own it: every call about it is PERMISSION_DENIED.
 - :data:`LOCATIONS` maps location ids to their billing organization; :data:`BILLING_TIERS` are the tiers.
+- ``Emulator(orgs=N)`` (``--orgs N`` from a shell) adds N generated organizations, :func:`generated_org_id`
+  ``(1)`` to ``(N)``, each with three usage lines and two invoices (five calls to export one).
 
 Every invoice has a small real one-page PDF, streamed in chunks of ``chunk_size`` bytes (512 by default).
 Charges (``ChargeOrganization``, ``CreateInvoiceAndChargeImmediately``) add an invoice ``inv-emu-000001``,
 ``-000002``, ... with status ``payment_processing``, listed first by ``GetInvoicesSummary`` and recorded in
 :attr:`Emulator.charges`. Unknown organizations, invoices and locations are NOT_FOUND; empty ids, unknown tiers
 and negative amounts INVALID_ARGUMENT.
+
+To test code that must never charge twice: :meth:`Emulator.apply_then_hang` and :meth:`Emulator.apply_then_drop`
+make the next charge and lose its answer (the client's deadline passes, or its connection drops);
+:meth:`Emulator.fail_next` refuses one before making it; :attr:`Emulator.charges_per_org` counts the charges each
+organization received.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from ._seed import INITECH_ORG_ID as INITECH_ORG_ID
 from ._seed import LOCATIONS as LOCATIONS
 from ._seed import UMBRELLA_ORG_ID as UMBRELLA_ORG_ID
 from ._seed import UNKNOWN_USAGE_COST_TYPE as UNKNOWN_USAGE_COST_TYPE
+from ._seed import generated_org_id as generated_org_id
 from ._service import Charge as Charge
 
 __all__ = [
@@ -71,6 +79,7 @@ __all__ = [
     "LOCATIONS",
     "UMBRELLA_ORG_ID",
     "UNKNOWN_USAGE_COST_TYPE",
+    "generated_org_id",
     "invoice_pdf",
 ]
 

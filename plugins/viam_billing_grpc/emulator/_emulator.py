@@ -66,14 +66,16 @@ def _grpc_status(code: StatusCode | Status | int) -> Status:
 
 
 class _Fault:
-    """What one call must suffer: a delay, a status instead of an answer, a dropped connection."""
+    """What one call must suffer: a delay, a status instead of an answer, a dropped connection, a lost answer."""
 
-    __slots__ = ("delay", "drop_after", "failure")
+    __slots__ = ("delay", "drop_after", "failure", "lost")
 
     def __init__(self) -> None:
         self.delay = 0.0
         self.failure: tuple[Status, str] | None = None
         self.drop_after: int | None = None
+        self.lost: str | None = None
+        """``"hang"`` or ``"drop"``: the call is carried out, then its answer never comes."""
 
 
 class _Server(grpclib.server.Server):
@@ -110,6 +112,8 @@ class Emulator:
     context with a certificate loaded; ALPN ``h2`` is set on it) serves TLS instead of plaintext.
     ``redact_logs=False`` leaves the emulator's key, key id and tokens out of the log redaction of the HTTP/2
     libraries, which then rests on the clients' own: for tests that the clients keep secrets out of logs.
+    ``orgs=N`` adds N generated organizations after the seeded ones, for exports at scale (see
+    :func:`~viam_billing_grpc.emulator.generated_org_id`).
 
     ``handler`` replaces the seeded service with a function, to script a backend the way
     :class:`~viam_billing.MockTransport` does, but behind real gRPC and the emulator's authentication: it takes
@@ -129,9 +133,9 @@ class Emulator:
     then unused; faults and counters work as with the seed.
 
     Under asyncio the server runs on the caller's event loop, under trio on an asyncio loop in a thread of its
-    own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`) and the counters
-    (:attr:`received`, :attr:`sent`, :attr:`cancelled`, :attr:`charges`, :attr:`emails`) can be used from the
-    test's thread.
+    own. Fault injection (:meth:`fail_next`, :meth:`delay`, :meth:`drop_connection`, :meth:`apply_then_hang`,
+    :meth:`apply_then_drop`) and the counters (:attr:`received`, :attr:`sent`, :attr:`cancelled`, :attr:`charges`,
+    :attr:`charges_per_org`, :attr:`emails`) can be used from the test's thread.
     """
 
     def __init__(
@@ -147,7 +151,10 @@ class Emulator:
         ssl_context: ssl.SSLContext | None = None,
         redact_logs: bool = True,
         handler: Handler | None = None,
+        orgs: int = 0,
     ) -> None:
+        if isinstance(orgs, bool) or not isinstance(orgs, int) or orgs < 0:
+            raise ValueError(f"orgs must be an int of 0 or more, got {orgs!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -174,12 +181,13 @@ class Emulator:
             clock = lambda: fixed  # noqa: E731
         else:
             clock = now
-        self._state = State(clock, chunk_size)
+        self._state = State(clock, chunk_size, orgs)
         self._tokens: dict[str, float] = {}
         self._faults_lock = threading.Lock()
         self._failures: dict[str, collections.deque[tuple[Status, str]]] = collections.defaultdict(collections.deque)
         self._delays: dict[str, list[Any]] = {}
         self._drops: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
+        self._lost: dict[str, collections.deque[str]] = collections.defaultdict(collections.deque)
         self._connections: set[H2Protocol] = set()
         self._server: _Server | None = None
         self._thread: Any = None
@@ -191,6 +199,9 @@ class Emulator:
         self.cancelled: collections.Counter[str] = collections.Counter()
         """How many calls of each RPC ended before the emulator had answered: cancelled by the client, or cut
         with their connection."""
+        self.received_metadata: collections.deque[tuple[str, dict[str, str]]] = collections.deque(maxlen=1000)
+        """``(RPC name, metadata)`` of the last 1000 billing calls received, oldest first, for tests of what
+        clients send (a ``traceparent``, say). The ``authorization`` entry is never kept."""
         if redact_logs:
             _redact.watch(self)
 
@@ -243,6 +254,15 @@ class Emulator:
         return self._state.charges
 
     @property
+    def charges_per_org(self) -> collections.Counter[str]:
+        """How many charges each organization received, by org id: ``max(...values())`` of 1 means none twice.
+
+        Counted from :attr:`charges`, so a charge whose answer was lost (:meth:`apply_then_hang`) counts too.
+        """
+        with self._state.lock:
+            return collections.Counter(charge.org_id for charge in self._state.charges)
+
+    @property
     def emails(self) -> list[tuple[str, str]]:
         """``(customer_org_id, billing_owner_org_id)`` of every payment-required e-mail sent, in order."""
         return self._state.emails
@@ -250,8 +270,12 @@ class Emulator:
     @property
     def open_connections(self) -> int:
         """How many client connections are open now."""
-        self._connections = {p for p in self._connections if not _closed(p)}
-        return len(self._connections)
+        # The set is pruned in place: the server adds new connections to this very set (its bound ``add``), so
+        # rebinding it would hide every later connection from drop_connection() and aclose().
+        connections = list(self._connections)  # one step, safe against the server's thread adding to it
+        closed = [protocol for protocol in connections if _closed(protocol)]
+        self._connections.difference_update(closed)
+        return len(connections) - len(closed)
 
     def invoices(self, org_id: str) -> tuple[vb.InvoiceSummary, ...]:
         """The organization's invoices, newest first, as ``GetInvoicesSummary`` lists them."""
@@ -289,7 +313,8 @@ class Emulator:
             return self._state.new_invoice(self._state.orgs[org_id], amount, status, invoice_id=invoice_id, pdf=pdf)
 
     def reset_counters(self) -> None:
-        """Zero :attr:`received`, :attr:`sent` and :attr:`cancelled`."""
+        """Zero :attr:`received`, :attr:`sent` and :attr:`cancelled`; empty :attr:`received_metadata`."""
+        self.received_metadata.clear()
         self.received.clear()
         self.sent.clear()
         self.cancelled.clear()
@@ -327,6 +352,27 @@ class Emulator:
         with self._faults_lock:
             self._drops[_rpc_name(name)].extend([after_chunks] * count)
 
+    def apply_then_hang(self, name: str, count: int = 1) -> None:
+        """Carry out the next ``count`` calls of the unary RPC ``name``, then never answer them.
+
+        A charge is made and its invoice listed, but the call waits until its client gives up (its deadline
+        passes, it is cancelled, or the client process dies): the service acted, and the answer was lost.
+        """
+        self._lose_answers(name, "hang", count)
+
+    def apply_then_drop(self, name: str, count: int = 1) -> None:
+        """Carry out the next ``count`` calls of the unary RPC ``name``, then close the client's connection
+        instead of answering: the service acted, and the connection was lost before the answer."""
+        self._lose_answers(name, "drop", count)
+
+    def _lose_answers(self, name: str, how: str, count: int) -> None:
+        if OPERATIONS.get(_rpc_name(name)) is None or OPERATIONS[name].streaming:
+            raise ValueError(f"answers can be lost only for the unary billing RPCs, not {name!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a positive int, got {count!r}")
+        with self._faults_lock:
+            self._lost[name].extend([how] * count)
+
     def issue_token(self) -> str:
         """Issue an access token as ``Authenticate`` would (for tests of ``access_token=``) and return it."""
         token = secrets.token_urlsafe(32)
@@ -348,10 +394,11 @@ class Emulator:
             self._failures.clear()
             self._delays.clear()
             self._drops.clear()
+            self._lost.clear()
 
     def _take_fault(self, name: str) -> _Fault | None:
         with self._faults_lock:
-            if not (self._failures or self._delays or self._drops):
+            if not (self._failures or self._delays or self._drops or self._lost):
                 return None
             fault = _Fault()
             delay = self._delays.get(name)
@@ -367,6 +414,9 @@ class Emulator:
             failures = self._failures.get(name)
             if failures and fault.drop_after is None:
                 fault.failure = failures.popleft()
+            lost = self._lost.get(name)
+            if lost and fault.drop_after is None and fault.failure is None:
+                fault.lost = lost.popleft()
             return fault
 
     # -- serving -------------------------------------------------------------------------------------------------
@@ -440,11 +490,18 @@ class Emulator:
         name = operation.name
         message = await stream.recv_message()
         self.received[name] += 1
+        if stream.metadata is not None:
+            self.received_metadata.append(
+                (name, {key: str(value) for key, value in stream.metadata.items() if key != "authorization"})
+            )
         try:
             fault = await self._suffer(name, stream)
             self._check_token(stream)
             request = from_message(operation.request_type, message)
             result = await self._answer(operation, request)
+            if fault is not None and fault.lost is not None:
+                await self._lose_answer(fault.lost, stream)
+                return
             if not operation.streaming:
                 await stream.send_message(to_message(result))
                 self.sent[name] += 1
@@ -471,6 +528,14 @@ class Emulator:
             if not self._stopping:
                 self.cancelled[name] += 1
             raise
+
+    async def _lose_answer(self, how: str, stream: grpclib.server.Stream[Any, Any]) -> None:
+        """The call was carried out: now drop its connection, or wait until the client gives up on it."""
+        if how == "drop":
+            self._drop(stream)
+            return
+        # Never set: the wait ends when grpclib cancels this handler (stream reset, connection lost, stop).
+        await asyncio.Event().wait()
 
     async def _answer(self, operation: Operation[Any, Any], request: Model) -> Any:
         """The seed's answer to ``request``, or the handler's: a model, or the chunks of a stream."""

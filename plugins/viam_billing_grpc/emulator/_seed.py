@@ -25,6 +25,8 @@ __all__ = [
     "UMBRELLA_ORG_ID",
     "UNKNOWN_USAGE_COST_TYPE",
     "Organization",
+    "generated_org_id",
+    "generated_organizations",
     "month_start",
     "seed_organizations",
 ]
@@ -342,3 +344,50 @@ def seed_organizations(now: datetime) -> dict[str, Organization]:
         sources=(),
     )
     return {o.org_id: o for o in (acme, globex, initech, umbrella, foreign)}
+
+
+def generated_org_id(number: int) -> str:
+    """The id of generated organization ``number`` (1-based): ``9e000000-5b1d-4c6e-9f00-000000000001``, ..."""
+    return f"9e000000-5b1d-4c6e-9f00-{number:012d}"
+
+
+def generated_organizations(count: int, now: datetime) -> dict[str, Organization]:
+    """``count`` more organizations, alike but for their amounts, for exports at scale (``Emulator(orgs=N)``).
+
+    Organization ``n`` (:func:`generated_org_id`, named ``Org<n> Generated``) is owned, pays by card (visa
+    4242) on tier ``pro``, and has one usage source of three lines: per machine ``10 + n % 7``, standard
+    compute ``(n % 50) * 0.37`` and binary data cloud storage ``(n % 13) * 0.25`` dollars, with a discount of
+    1.00 when ``n`` is even. Its two invoices, ``inv-org<n>-0001`` (paid, of two months ago, 100 + n % 10)
+    and ``inv-org<n>-0002`` (outstanding, of last month, 200 + n % 10), each have a one-page PDF: exporting
+    one organization takes five calls.
+    """
+    this_month = month_start(now)
+    generated = {}
+    for number in range(1, count + 1):
+        org = Organization(
+            org_id=generated_org_id(number),
+            name=f"Org{number:04d} Generated",
+            owned=True,
+            billing=vb.GetOrgBillingInformationResponse(
+                type=PaymentMethodType.PAYMENT_METHOD_TYPE_CARD,
+                billing_email=f"billing@org{number:04d}.example",
+                method=vb.PaymentMethodCard(brand="visa", last_four_digits="4242"),
+                billing_tier="pro",
+            ),
+            sources=(
+                _costs(
+                    SourceType.SOURCE_TYPE_ORG,
+                    "pro",
+                    [
+                        (_T.USAGE_COST_TYPE_PER_MACHINE, float(10 + number % 7)),
+                        (_T.USAGE_COST_TYPE_STANDARD_COMPUTE, _cents((number % 50) * 0.37)),
+                        (_T.USAGE_COST_TYPE_BINARY_DATA_CLOUD_STORAGE, _cents((number % 13) * 0.25)),
+                    ],
+                    discount=1.0 if number % 2 == 0 else 0.0,
+                ),
+            ),
+        )
+        _invoice(org, 1, float(100 + number % 10), "paid", _add_months(this_month, -2), paid_after=2)
+        _invoice(org, 2, float(200 + number % 10), "outstanding", _add_months(this_month, -1))
+        generated[org.org_id] = org
+    return generated

@@ -13,7 +13,7 @@ import viam_billing as vb
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from ._seed import BILLING_TIERS, LOCATIONS, Organization, seed_organizations
+from ._seed import BILLING_TIERS, LOCATIONS, Organization, generated_organizations, seed_organizations
 
 __all__ = ["Charge", "State"]
 
@@ -46,11 +46,12 @@ def _amount(value: float, name: str) -> float:
 class State:
     """The emulated service's data, and the logic of every RPC. Thread-safe: tests read it from their thread."""
 
-    def __init__(self, clock: Callable[[], datetime], chunk_size: int) -> None:
+    def __init__(self, clock: Callable[[], datetime], chunk_size: int, generated: int = 0) -> None:
         self.clock = clock
         self.chunk_size = chunk_size
         self.lock = threading.Lock()
         self.orgs: dict[str, Organization] = seed_organizations(clock())
+        self.orgs.update(generated_organizations(generated, clock()))
         self.locations: dict[str, str] = dict(LOCATIONS)
         self.tiers: tuple[str, ...] = BILLING_TIERS
         self.charges: list[Charge] = []
