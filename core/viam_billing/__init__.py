@@ -21,18 +21,21 @@ from ._errors import AbortedError as AbortedError
 from ._errors import AlreadyExistsError as AlreadyExistsError
 from ._errors import BillingError as BillingError
 from ._errors import CancelledStatusError as CancelledStatusError
+from ._errors import ClientClosedError as ClientClosedError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConnectError as ConnectError
 from ._errors import DataLossError as DataLossError
 from ._errors import DeadlineExceededError as DeadlineExceededError
 from ._errors import DecodeError as DecodeError
 from ._errors import FailedPreconditionError as FailedPreconditionError
+from ._errors import FileError as FileError
 from ._errors import InternalError as InternalError
 from ._errors import InvalidArgumentError as InvalidArgumentError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import OutOfRangeError as OutOfRangeError
 from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import PluginError as PluginError
+from ._errors import ProtocolError as ProtocolError
 from ._errors import ResourceExhaustedError as ResourceExhaustedError
 from ._errors import SinkError as SinkError
 from ._errors import StatusError as StatusError
@@ -103,6 +106,7 @@ __all__ = [
     "CancelledStatusError",
     "ChargeOrganizationRequest",
     "ChargeOrganizationResponse",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "CreateInvoiceAndChargeImmediatelyRequest",
@@ -114,6 +118,7 @@ __all__ = [
     "DecodeError",
     "ENTRY_POINT_GROUPS",
     "FailedPreconditionError",
+    "FileError",
     "GetAvailableBillingTiersRequest",
     "GetAvailableBillingTiersResponse",
     "GetCurrentMonthUsageRequest",
@@ -145,6 +150,7 @@ __all__ = [
     "PluginInfo",
     "PluginLoadWarning",
     "PluginRegistry",
+    "ProtocolError",
     "Record",
     "ResourceExhaustedError",
     "ResourceUsageCosts",
@@ -173,9 +179,11 @@ __all__ = [
     "ValidationError",
     "VerificationInfo",
     "__version__",
+    "charges",
     "connect",
     "create_sink",
     "create_transport",
+    "finops",
     "from_data",
     "get_registry",
     "list_plugins",
@@ -191,6 +199,8 @@ __all__ = [
 _publish(globals())
 
 if _TYPE_CHECKING:
+    from . import charges as charges
+    from . import finops as finops
     from . import plugin as plugin
     from . import sync as sync
     from . import testing as testing
@@ -216,6 +226,8 @@ if _TYPE_CHECKING:
 __getattr__, __dir__ = _lazy(
     globals(),
     {
+        "charges": ".charges",
+        "finops": ".finops",
         "plugin": ".plugin",
         "sync": ".sync",
         "testing": ".testing",
