@@ -100,7 +100,8 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` is a smoke run; counts come from ``BENCH_<NAME>`` variables (see benchmarks/).
     """
-    session.install("-e", ".[trio]", VIAM_SDK, "pyinstrument")
+    # opentelemetry-sdk: the otel-overhead rows install it as an application would (the plugin needs the API only)
+    session.install("-e", ".[trio,otel]", VIAM_SDK, "pyinstrument", "opentelemetry-sdk>=1.30")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

@@ -99,24 +99,44 @@ class PluginInfo:
 
 @attrs.frozen
 class Observers:
-    """The ``call_started`` and ``call_finished`` hooks of every loaded plugin, called through pluggy."""
+    """The ``call_started`` and ``call_finished`` hooks of every loaded plugin.
 
-    call_started: Callable[..., Any]
-    call_finished: Callable[..., Any]
+    Twice per observed call, so cheaply: pluggy's implementations are called in pluggy's order (``tryfirst``,
+    ``trylast`` and registration order honoured) without its general call machinery, which would cost a few
+    microseconds a call; when a wrapper is among them, pluggy calls them itself. Plugins registered after the
+    client was built are seen too. One observer's exception is logged naming its plugin, and the others are
+    still told.
+    """
+
+    call_started: pluggy.HookCaller
+    call_finished: pluggy.HookCaller
 
     def started(self, event: CallStarted) -> None:
         """Tell every observer a call started; an observer's exception is logged, never raised."""
-        try:
-            self.call_started(event=event)
-        except Exception:
-            logger.exception("a call_started hook failed")
+        _notify(self.call_started, event)
 
     def finished(self, event: CallFinished) -> None:
         """Tell every observer a call ended; an observer's exception is logged, never raised."""
+        _notify(self.call_finished, event)
+
+
+def _notify(hook: pluggy.HookCaller, event: CallStarted | CallFinished) -> None:
+    implementations = hook.get_hookimpls()
+    for implementation in implementations:
+        if implementation.wrapper or implementation.hookwrapper:
+            try:
+                hook(event=event)
+            except Exception:
+                logger.exception("a %s hook failed", hook.name)
+            return
+    for implementation in reversed(implementations):  # pluggy calls the last registered (and tryfirst) first
         try:
-            self.call_finished(event=event)
+            if implementation.argnames:
+                implementation.function(event)
+            else:
+                implementation.function()
         except Exception:
-            logger.exception("a call_finished hook failed")
+            logger.exception("the %s hook failed in plugin %r", hook.name, implementation.plugin_name)
 
 
 @attrs.define

@@ -25,6 +25,8 @@ ROWS = [
     "pdf-throughput",
     "pdf-memory",
     "memory-per-call",
+    "otel-no-sdk",
+    "otel-sdk",
     "replay-load",
     "replay-call-asyncio",
     "replay-call-trio",
