@@ -10,7 +10,7 @@ import viam_billing as vb
 from rich.console import Group, RenderableType
 from rich.text import Text
 from viam_billing import to_data
-from viam_billing.finops import forecast_month_end
+from viam_billing.finops import forecast_month_end, usage_figures
 
 from ._layout import Column, FitTable
 
@@ -38,12 +38,7 @@ class UsageTotals:
 
 def usage_totals(usage: vb.GetCurrentMonthUsageResponse) -> UsageTotals:
     """The totals of a usage answer, each rounded to cents."""
-    lines = discounts = 0.0
-    for source in usage.resource_usage_costs_by_source:
-        costs = source.resource_usage_costs
-        if costs is not None:
-            lines += sum(line.cost for line in costs.usage_costs)
-            discounts += costs.discount
+    lines, discounts = usage_figures(usage)
     return UsageTotals(
         before_discounts=round(lines, 2), discounts=round(discounts, 2), subtotal=round(usage.subtotal, 2)
     )

@@ -14,13 +14,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
+from pathlib import Path
 from typing import IO, Any
+
+from ._errors import ConfigurationError
 
 __all__ = [
     "WRITEBACK_BYTES",
     "atomic_file",
     "atomic_write",
     "discard",
+    "ensure_writable_directory",
     "open_temporary",
     "replace",
     "safe_name",
@@ -141,3 +145,21 @@ def safe_name(identifier: str) -> str:
         digest = hashlib.sha256(identifier.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         cleaned = f"{cleaned}-{digest}"
     return cleaned
+
+
+def ensure_writable_directory(directory: str | os.PathLike[str], *, owner: str) -> None:
+    """Create ``directory`` if needed and prove a file can be written in it.
+
+    For a sink's ``open()``, so that a bad destination fails before any record is fetched. Raises
+    :class:`~viam_billing.ConfigurationError` naming ``owner`` (``"sink csv:out"``), the directory and why.
+    """
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".viam-billing-probe.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{owner}: cannot write in {os.fspath(directory)!r} ({exc.strerror or exc}); "
+            "choose a directory you can write to"
+        ) from exc

@@ -52,7 +52,7 @@ What is here:
 - models as data: :func:`model_fields` (the shape of each field: the one walk over a model), :func:`to_data`,
   :func:`from_data`, :func:`encode_time`, :func:`decode_time`;
 - files: :func:`atomic_file`, :func:`atomic_write` (whole or not at all), :func:`safe_name` (a file name from a
-  server id);
+  server id), :func:`ensure_writable_directory` (fail early on a bad destination);
 - errors: :class:`BillingError` and the classes a plugin raises;
 - :func:`publish`, for a plugin package whose public names live in private modules.
 """
@@ -83,6 +83,7 @@ from ._events import current_call as current_call
 from ._exports import publish as publish
 from ._files import atomic_file as atomic_file
 from ._files import atomic_write as atomic_write
+from ._files import ensure_writable_directory as ensure_writable_directory
 from ._files import safe_name as safe_name
 from ._models import Model as Model
 from ._operations import OPERATIONS as OPERATIONS
@@ -141,6 +142,7 @@ __all__ = [
     "current_call",
     "decode_time",
     "encode_time",
+    "ensure_writable_directory",
     "from_data",
     "hookimpl",
     "model_fields",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
-import os
-import tempfile
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -16,7 +14,7 @@ from typing import Any, Protocol
 import anyio
 import anyio.to_thread
 from viam_billing import ConfigurationError, GetCurrentMonthUsageResponse, Record, Sink
-from viam_billing.plugin import atomic_file
+from viam_billing.plugin import atomic_file, ensure_writable_directory
 
 from ._rows import COLUMNS, DATETIME_COLUMNS, DECIMAL_COLUMNS, INTEGER_COLUMNS, focus_rows, period_bounds
 
@@ -197,17 +195,7 @@ class FocusSink(Sink):
         path = self._path
         if path.is_dir():
             raise ConfigurationError(f"sink {self.name}: {str(path)!r} is a folder; name a file in it")
-        folder = path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=".viam-billing-probe.", dir=folder)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"sink {self.name}: cannot write in {str(folder)!r} ({exc.strerror or exc}); choose a folder you "
-                "can write to"
-            ) from exc
+        ensure_writable_directory(path.parent, owner=f"sink {self.name}")
         dataset: _Format = _Parquet() if self._parquet else _Csv()
         if not path.exists():
             return dataset, {}

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from viam_billing import ConfigurationError, Record, Sink
+from viam_billing.plugin import ensure_writable_directory
 
-from ._files import ensure_writable_directory
 from ._rows import KNOWN_TABLES, tables_for
 
 __all__ = ["CsvSink", "spreadsheet_safe", "write_csv"]
@@ -68,7 +68,7 @@ class CsvSink(Sink):
         return self._directory
 
     async def open(self) -> None:
-        ensure_writable_directory(self._directory, sink=self.name)
+        ensure_writable_directory(self._directory, owner=f"sink {self.name}")
         for name, columns in KNOWN_TABLES.items():
             self._check_header(self._directory / f"{name}.csv", columns)
 

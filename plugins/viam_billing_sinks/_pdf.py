@@ -10,9 +10,7 @@ from pathlib import Path
 import anyio.to_thread
 import viam_billing as vb
 from viam_billing import ConfigurationError, Record, Sink
-from viam_billing.plugin import atomic_write, safe_name
-
-from ._files import ensure_writable_directory
+from viam_billing.plugin import atomic_write, ensure_writable_directory, safe_name
 
 __all__ = ["STALE_AFTER", "PdfSink"]
 
@@ -87,7 +85,7 @@ class PdfSink(Sink):
         return self._directory
 
     async def open(self) -> None:
-        ensure_writable_directory(self._directory, sink=self.name)
+        ensure_writable_directory(self._directory, owner=f"sink {self.name}")
         await anyio.to_thread.run_sync(remove_stale_downloads, self._directory)
 
     def path_for(self, org_id: str, invoice_id: str) -> Path:
