@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import math
@@ -181,6 +182,9 @@ class Settings:
                 raise failure
             return results[0]
 
+        # Everything loaded so far lives until the exit: kept out of the collector's sight, so that its passes
+        # during a long export look at the objects of the work only.
+        gc.freeze()
         with _signals_recorded():
             try:
                 result = anyio.run(guarded, backend=self.backend)

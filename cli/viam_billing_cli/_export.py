@@ -6,6 +6,7 @@ results went and the failures all go to standard error.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -74,14 +75,15 @@ class OrgExport:
 async def download_missing_pdf(client: BillingClient, sink: PdfSink, org_id: str, invoice_id: str) -> bool:
     """Download the invoice's PDF to where ``sink`` keeps it, unless it is there; return whether it downloaded.
 
-    The PDF streams straight to disk: the client writes a temporary file beside the target and renames it once
-    complete, so on any failure (raised as the client raises it) nothing is left and a later export tries again.
+    The client saves it atomically (whole, flushed to disk, then renamed into place), so on any failure (raised
+    as the client raises it) nothing is left and a later export tries again.
     """
     path = sink.path_for(org_id, invoice_id)
     if path.is_file():  # an issued invoice's PDF never changes: the copy kept is never replaced
         return False
     if not path.parent.is_dir():  # a stat: cheaper than a mkdir that finds the folder there, PDF after PDF
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # In a worker thread: creating a directory can wait for the file system's journal, the event loop not.
+        await anyio.to_thread.run_sync(functools.partial(path.parent.mkdir, parents=True, exist_ok=True))
     # Checked at each chunk: SIGINT or SIGTERM stops the download at once (the client removes the temporary file).
     await client.get_invoice_pdf(invoice_id, org_id, path, progress=lambda size: stop_if_interrupted())
     return True

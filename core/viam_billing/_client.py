@@ -70,6 +70,7 @@ class BillingClient:
         self._sinks_lock = anyio.Lock()
         self._observers = (registry or get_registry()).observers()
         self._closed = False
+        self._commits: Any = None  # the CommitGroup of downloads to a path, made at the first one
 
     def __repr__(self) -> str:
         return f"<BillingClient transport={self._transport!r} timeout={self._timeout}>"
@@ -376,11 +377,13 @@ class BillingClient:
         """Download an invoice PDF to ``dest`` and return its size in bytes.
 
         ``dest`` is a path (``str`` or ``os.PathLike``) or a writable binary file object. A path is written
-        atomically: the chunks go to a temporary file beside it, which replaces ``dest`` only after the last
-        chunk arrived and was flushed to disk. On any error, timeout or cancellation ``dest`` is untouched (an
-        existing file keeps its content, a missing one stays missing) and no temporary file remains. A file
-        object receives the chunks as they arrive and is neither flushed nor closed. ``progress``, if given, is
-        called with the size of each chunk once it is written (for a progress bar).
+        atomically: a temporary file beside it replaces ``dest`` only after the last chunk arrived and was
+        flushed to disk. A document of up to 1 MiB is kept in memory until then and saved in a worker thread
+        together with the other downloads finishing at the same time (one flush to disk for all of them); a
+        larger one streams to its temporary file as it arrives. On any error, timeout or cancellation ``dest`` is
+        untouched (an existing file keeps its content, a missing one stays missing) and no temporary file remains.
+        A file object receives the chunks as they arrive and is neither flushed nor closed. ``progress``, if
+        given, is called with the size of each chunk once it is received (for a progress bar).
 
         Raises :class:`ValidationError` for an empty ``dest``, and :class:`FileError` (also an ``OSError``) naming
         ``dest`` when it cannot be written: a missing directory or a directory in its place (found before anything
@@ -417,32 +420,47 @@ class BillingClient:
         # Loaded here, not with the client: tempfile and the worker threads serve only downloads to a path.
         import anyio.to_thread
 
-        from . import _files
+        from . import _files, _saving
 
         _check_destination(path)
-        try:
-            file, tmp = _files.open_temporary(path)
-        except OSError as exc:
-            raise _file_error(path, exc) from exc
+        # A small document is kept in memory and saved with the others finishing now (a worker thread creates,
+        # flushes and renames the files: see _saving); a larger one streams to its own temporary file.
+        chunks: list[bytes] = []
+        file: IO[bytes] | None = None
+        tmp = ""
         try:
             size = handed = 0
-            with file:
-                async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as chunks:
-                    async for chunk in chunks:
+            async with self.stream_invoice_pdf(invoice_id, org_id, timeout=timeout) as stream:
+                async for chunk in stream:
+                    size += len(chunk)
+                    if file is None and size > _saving.KEPT_IN_MEMORY:
+                        file, tmp = _files.open_temporary(path)
+                        file.writelines(chunks)
+                        chunks.clear()
+                    if file is None:
+                        chunks.append(chunk)
+                    else:
                         # A buffered write of one chunk returns in microseconds; a thread hop per chunk would
                         # cost more than it saves.
                         file.write(chunk)
-                        size += len(chunk)
                         if size - handed >= _files.WRITEBACK_BYTES:
                             _files.start_writeback(file, handed, size)
                             handed = size
-                        if progress is not None:
-                            progress(len(chunk))
-                file.flush()
-                await anyio.to_thread.run_sync(os.fsync, file.fileno())
-            _files.replace(tmp, path)
+                    if progress is not None:
+                        progress(len(chunk))
+            if file is None:
+                if self._commits is None:
+                    self._commits = _saving.CommitGroup()
+                await self._commits.save(path, b"".join(chunks))
+            else:
+                with file:
+                    file.flush()
+                    await anyio.to_thread.run_sync(os.fsync, file.fileno())
+                _files.replace(tmp, path)
         except BaseException as exc:
-            _files.discard(tmp)
+            if file is not None:
+                file.close()
+                _files.discard(tmp)
             # Our own errors pass as they are: DeadlineExceededError is an OSError too (a TimeoutError).
             if isinstance(exc, OSError) and not isinstance(exc, BillingError):
                 raise _file_error(path, exc) from exc
@@ -588,6 +606,12 @@ def _check_destination(path: str) -> None:
         )
         raise FileError(
             f"cannot save the PDF as {path!r}: {directory!r} {what}", path=path, cause=OSError(code, os.strerror(code))
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):  # no permission, or a read-only file system
+        raise FileError(
+            f"cannot save the PDF as {path!r}: Permission denied",
+            path=path,
+            cause=PermissionError(errno.EACCES, os.strerror(errno.EACCES)),
         )
 
 

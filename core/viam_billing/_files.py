@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "WRITEBACK_BYTES",
     "atomic_file",
     "atomic_write",
+    "save_together",
     "discard",
     "ensure_writable_directory",
     "open_temporary",
@@ -70,6 +72,88 @@ def start_writeback(file: IO[bytes], start: int, end: int) -> None:
     file.flush()
     with suppress(OSError):
         advise(file.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+
+
+def save_together(documents: Sequence[tuple[str | os.PathLike[str], bytes]]) -> list[OSError | None]:
+    """Write each ``(path, data)`` atomically, with one flush to disk for them all; return each one's error.
+
+    Each document goes to a temporary file beside its destination; once all are written, one flush to disk
+    serves them all (``syncfs`` once per file system where Linux offers it: a disk's cache is flushed once, not
+    once per file; elsewhere an fsync per file), then each is given its mode and renamed over its destination.
+    The error of a document that could not be saved is at its index (``None`` when saved): its destination is
+    untouched and no temporary file of it remains, and the others are saved all the same.
+    """
+    errors: list[OSError | None] = [None] * len(documents)
+    written: list[tuple[int, IO[bytes], str]] = []
+    try:
+        for index, (path, data) in enumerate(documents):
+            try:
+                file, tmp = open_temporary(path)
+            except OSError as exc:
+                errors[index] = exc
+                continue
+            written.append((index, file, tmp))
+            try:
+                file.write(data)
+                file.flush()
+            except OSError as exc:
+                errors[index] = exc
+        _flush_to_disk([(index, file) for index, file, _ in written if errors[index] is None], errors)
+        for index, _, tmp in written:
+            if errors[index] is None:
+                try:
+                    replace(tmp, documents[index][0])
+                except OSError as exc:
+                    errors[index] = exc
+    finally:
+        for index, file, tmp in written:
+            file.close()
+            if errors[index] is not None:
+                discard(tmp)
+    return errors
+
+
+def _flush_to_disk(files: Sequence[tuple[int, IO[bytes]]], errors: list[OSError | None]) -> None:
+    """Flush ``(index, file)`` to disk; a file that could not be flushed gets its error at its index."""
+    syncfs = _syncfs()
+    if syncfs is None:
+        for index, file in files:
+            try:
+                os.fsync(file.fileno())
+            except OSError as exc:
+                errors[index] = exc
+        return
+    devices: dict[int, list[tuple[int, IO[bytes]]]] = {}
+    for index, file in files:
+        devices.setdefault(os.fstat(file.fileno()).st_dev, []).append((index, file))
+    for on_device in devices.values():
+        try:
+            syncfs(on_device[0][1].fileno())
+        except OSError as exc:
+            for index, _ in on_device:
+                errors[index] = exc
+
+
+@lru_cache(maxsize=1)
+def _syncfs() -> Callable[[int], None] | None:
+    """Linux's ``syncfs(fd)``: everything written to the file system holding ``fd``, on disk (errors raised)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):  # a C library without it
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+
+    def syncfs(fd: int) -> None:
+        if function(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+
+    return syncfs
 
 
 def discard(tmp: str) -> None:

@@ -92,8 +92,8 @@ def test_a_pdf_appears_under_its_name_only_once_complete(run, tmp_path):
 
     result = run("invoice-pdf", "org-1", "inv-1", "-o", str(target), handler=watched)
     assert result.code == 0
-    # Mid-download the old file is still whole, the new one growing beside it.
-    assert midway == [(b"old", 2)]
+    # Mid-download the old file is still whole, and alone: a small PDF waits in memory until it is complete.
+    assert midway == [(b"old", 1)]
     assert target.read_bytes() == b"%PDF-1.4 body %%EOF"
     assert [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
 

@@ -189,15 +189,17 @@ async def test_an_unwritable_directory_is_a_file_error_naming_dest(tmp_path: Pat
     assert transport.calls == []
 
 
-async def test_a_temporary_file_refused_is_a_file_error_naming_dest(tmp_path: Path, monkeypatch) -> None:
-    """The same as the system reports it (even to root, who passes permission bits): the error names dest and
-    the reason, never the temporary name, and nothing is fetched."""
-    from viam_billing import _files
+async def test_a_directory_the_system_says_is_not_writable_is_refused_before_fetching(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A read-only file system says so even to root, who passes permission bits: the error names dest and the
+    reason, and nothing is fetched."""
+    real_access = os.access
 
-    def refuse(path: object, *args: object, **kwargs: object) -> None:
-        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".invoice.pdf.x1y2.part"))
+    def read_only(path: Any, mode: int, **kwargs: Any) -> bool:
+        return False if os.fspath(path) == str(tmp_path) and mode & os.W_OK else real_access(path, mode, **kwargs)
 
-    monkeypatch.setattr(_files, "open_temporary", refuse)
+    monkeypatch.setattr(os, "access", read_only)
     dest = tmp_path / "invoice.pdf"
     transport = vb.MockTransport(PdfServer())
     async with vb.BillingClient(transport, registry=vb.PluginRegistry(load_entry_points=False)) as billing:
@@ -206,6 +208,40 @@ async def test_a_temporary_file_refused_is_a_file_error_naming_dest(tmp_path: Pa
     assert str(info.value) == f"cannot save the PDF as {str(dest)!r}: Permission denied"
     assert (info.value.errno, info.value.filename) == (errno.EACCES, str(dest))
     assert transport.calls == []
+
+
+async def test_a_temporary_file_refused_at_saving_fails_that_download_alone(tmp_path: Path, monkeypatch) -> None:
+    """Downloads finishing together are saved together; one whose temporary file the system refuses is a
+    FileError naming its dest (never the temporary name), and the others are saved all the same."""
+    from viam_billing import _files
+
+    real_open = _files.open_temporary
+
+    def refuse_one(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.path.basename(path) == "refused.pdf":
+            raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".refused.pdf.x1y2.part"))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_files, "open_temporary", refuse_one)
+    names = ["a.pdf", "refused.pdf", "b.pdf", "c.pdf"]
+    outcomes: dict[str, BaseException | int] = {}
+    async with client_for(PdfServer()) as billing:
+
+        async def download(name: str) -> None:
+            try:
+                outcomes[name] = await billing.get_invoice_pdf("inv-1", "org-1", tmp_path / name)
+            except vb.FileError as exc:
+                outcomes[name] = exc
+
+        async with anyio.create_task_group() as group:
+            for name in names:
+                group.start_soon(download, name)
+    refused = outcomes.pop("refused.pdf")
+    assert isinstance(refused, vb.FileError)
+    assert str(refused) == f"cannot save the PDF as {str(tmp_path / 'refused.pdf')!r}: Permission denied"
+    assert outcomes == dict.fromkeys(["a.pdf", "b.pdf", "c.pdf"], len(b"".join(CHUNKS)))
+    assert listing(tmp_path) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert all((tmp_path / name).read_bytes() == b"".join(CHUNKS) for name in outcomes)
 
 
 async def test_a_failing_write_is_a_file_error_naming_dest(tmp_path: Path, monkeypatch) -> None:
