@@ -32,6 +32,7 @@ from viam_billing_protos._generated import auth_pb
 from viam_billing_protos.codec import from_message, message_type, to_message
 
 from .. import _redact
+from .._connection import BlockReusingEncoder
 from .._engine import AUTH_PATH
 from ._service import Charge, State
 
@@ -90,6 +91,15 @@ class _Server(grpclib.server.Server):
     def _protocol_factory(self) -> H2Protocol:
         # grpclib has no public hook for new connections; this is the one place that needs one.
         protocol = super()._protocol_factory()
+        made = protocol.connection_made
+
+        def connection_made(transport: Any) -> None:
+            made(transport)
+            # Answers' headers and trailers are the same call after call: sent again byte for byte, as the
+            # client does (the encoder is swapped before any header block is encoded).
+            protocol.connection._connection.encoder = BlockReusingEncoder()
+
+        protocol.connection_made = connection_made  # type: ignore[method-assign]
         self._on_connection(protocol)
         return protocol
 
