@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
+import anyio.to_thread
 import attrs
 import click
 import viam_billing as vb
@@ -84,7 +85,7 @@ async def download_missing_pdf(client: BillingClient, sink: PdfSink, org_id: str
     if not path.parent.is_dir():  # a stat: cheaper than a mkdir that finds the folder there, PDF after PDF
         # In a worker thread: creating a directory can wait for the file system's journal, the event loop not.
         await anyio.to_thread.run_sync(functools.partial(path.parent.mkdir, parents=True, exist_ok=True))
-    # Checked at each chunk: SIGINT or SIGTERM stops the download at once (the client removes the temporary file).
+    # Checked at each chunk: SIGINT or SIGTERM stops the download at once (the client leaves nothing behind).
     await client.get_invoice_pdf(invoice_id, org_id, path, progress=lambda size: stop_if_interrupted())
     return True
 

@@ -24,12 +24,12 @@ __all__ = [
     "WRITEBACK_BYTES",
     "atomic_file",
     "atomic_write",
-    "save_together",
     "discard",
     "ensure_writable_directory",
     "open_temporary",
     "replace",
     "safe_name",
+    "save_together",
     "start_writeback",
 ]
 
