@@ -11,7 +11,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
-from typing import IO, Any, TypeVar, Union
+from typing import IO, TYPE_CHECKING, Any, TypeVar, Union
 
 import anyio
 
@@ -24,6 +24,9 @@ from ._operations import Operation, org_id_of
 from ._plugins import Observers, PluginRegistry, get_registry
 from ._sinks import Record, Sink
 from ._transport import AsyncTransport
+
+if TYPE_CHECKING:  # loaded with the first download to a path
+    from ._saving import CommitGroup
 
 __all__ = ["DEFAULT_TRANSPORT", "BillingClient", "connect"]
 
@@ -70,7 +73,7 @@ class BillingClient:
         self._sinks_lock = anyio.Lock()
         self._observers = (registry or get_registry()).observers()
         self._closed = False
-        self._commits: Any = None  # the CommitGroup of downloads to a path, made at the first one
+        self._commits: CommitGroup | None = None  # for downloads to a path, made at the first one
 
     def __repr__(self) -> str:
         return f"<BillingClient transport={self._transport!r} timeout={self._timeout}>"

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import pytest
 from viam_billing import _files
 from viam_billing._saving import CommitGroup
@@ -61,7 +63,7 @@ async def test_documents_saved_at_once_share_trips_to_the_disk(tmp_path: Path, b
     assert len(batches) <= 3
 
 
-async def test_one_document_that_fails_leaves_the_others_saved(tmp_path: Path, batches: list[list[str]]) -> None:
+async def test_one_document_that_fails_leaves_the_others_saved(tmp_path: Path) -> None:
     """A document whose destination cannot be written (here: its directory is gone) raises its own error; the
     others in the same trip are saved."""
     missing = tmp_path / "gone"
