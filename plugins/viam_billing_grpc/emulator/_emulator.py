@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Collection, Iterable, Iterator
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import grpclib.const
@@ -79,6 +79,35 @@ class _Fault:
         """``"hang"`` or ``"drop"``: the call is carried out, then its answer never comes."""
 
 
+class _HeldWrites:
+    """A connection's transport whose writes of one turn of the loop go out together, at the next turn.
+
+    grpclib writes an answer's headers, message and trailers one by one: three segments, three wake-ups of the
+    client. Held, they are one. Closing writes what is held first; everything else is the transport's own.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            asyncio.get_running_loop().call_soon(self._write_held)
+        self._held.append(data)
+
+    def _write_held(self) -> None:
+        held, self._held = self._held, []
+        if held and not self._transport.is_closing():
+            self._transport.write(b"".join(held))
+
+    def close(self) -> None:
+        self._write_held()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _Server(grpclib.server.Server):
     """grpclib's server, telling the emulator about each connection so that it can count and drop them."""
 
@@ -94,7 +123,7 @@ class _Server(grpclib.server.Server):
         made = protocol.connection_made
 
         def connection_made(transport: Any) -> None:
-            made(transport)
+            made(cast("asyncio.Transport", _HeldWrites(transport)))  # a transport in all but its class
             # Answers' headers and trailers are the same call after call: sent again byte for byte, as the
             # client does (the encoder is swapped before any header block is encoded).
             protocol.connection._connection.encoder = BlockReusingEncoder()
