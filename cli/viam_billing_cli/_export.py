@@ -6,10 +6,10 @@ results went and the failures all go to standard error.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -42,7 +42,7 @@ __all__ = [
     "DEFAULT_SINKS",
     "LISTED_IN_FULL",
     "OrgExport",
-    "download_missing_pdf",
+    "download_pdf",
     "export_organizations",
     "print_summary",
 ]
@@ -73,21 +73,15 @@ class OrgExport:
         return not self.errors
 
 
-async def download_missing_pdf(client: BillingClient, sink: PdfSink, org_id: str, invoice_id: str) -> bool:
-    """Download the invoice's PDF to where ``sink`` keeps it, unless it is there; return whether it downloaded.
+async def download_pdf(client: BillingClient, sink: PdfSink, org_id: str, invoice_id: str) -> None:
+    """Download the invoice's PDF to where ``sink`` keeps it.
 
     The client saves it atomically (whole, flushed to disk, then renamed into place), so on any failure (raised
     as the client raises it) nothing is left and a later export tries again.
     """
-    path = sink.path_for(org_id, invoice_id)
-    if path.is_file():  # an issued invoice's PDF never changes: the copy kept is never replaced
-        return False
-    if not path.parent.is_dir():  # a stat: cheaper than a mkdir that finds the folder there, PDF after PDF
-        # In a worker thread: creating a directory can wait for the file system's journal, the event loop not.
-        await anyio.to_thread.run_sync(functools.partial(path.parent.mkdir, parents=True, exist_ok=True))
     # Checked at each chunk: SIGINT or SIGTERM stops the download at once (the client leaves nothing behind).
+    path = sink.path_for(org_id, invoice_id)
     await client.get_invoice_pdf(invoice_id, org_id, path, progress=lambda size: stop_if_interrupted())
-    return True
 
 
 class _Display:
@@ -156,7 +150,7 @@ async def export_organization(
 
     async with anyio.create_task_group() as group:
 
-        async def guarded(what: str, work: Callable[[], Awaitable[T]]) -> T | None:
+        async def guarded(what: str, work: Callable[[], Awaitable[T]], advance: int = 1) -> T | None:
             step(what)
             try:
                 result = await work()
@@ -167,7 +161,7 @@ async def export_organization(
                 outcome.errors.append(f"{what}: {exc}" if isinstance(exc, OSError) else str(exc))
                 group.cancel_scope.cancel()
                 return None
-            step(f"{what} done", advance=1)
+            step(f"{what} done", advance=advance)
             return result
 
         async def usage() -> None:
@@ -178,25 +172,34 @@ async def export_organization(
         async def pdf(sink: PdfSink, invoice_id: str) -> None:
             async def download() -> bool:
                 if downloads is None:
-                    return await download_missing_pdf(client, sink, org_id, invoice_id)
-                async with downloads:
-                    return await download_missing_pdf(client, sink, org_id, invoice_id)
+                    await download_pdf(client, sink, org_id, invoice_id)
+                else:
+                    async with downloads:
+                        await download_pdf(client, sink, org_id, invoice_id)
+                return True
 
-            downloaded = await guarded(f"PDF {invoice_id}", download)
-            if downloaded is True:
+            if await guarded(f"PDF {invoice_id}", download):
                 outcome.pdfs_downloaded += 1
-            elif downloaded is False:
-                outcome.pdfs_kept += 1
+
+        async def missing(sink: PdfSink, invoice_ids: list[str]) -> list[str]:
+            # One listing of the organization's folder (made if need be), in a worker thread: a mkdir can wait
+            # for the file system's journal, the event loop not.
+            return await anyio.to_thread.run_sync(sink.missing, org_id, invoice_ids)
 
         group.start_soon(usage)
         group.start_soon(guarded, "billing information", lambda: client.get_org_billing_information(org_id))
         summary = await guarded("invoices", lambda: client.get_invoices_summary(org_id))
         if isinstance(summary, vb.GetInvoicesSummaryResponse):
             outcome.invoices, outcome.outstanding = len(summary.invoices), summary.outstanding_balance
-            step("invoice PDFs", grow=len(summary.invoices) * len(pdf_sinks))
-            for invoice in summary.invoices:
-                for sink in pdf_sinks:
-                    group.start_soon(pdf, sink, invoice.id)
+            invoice_ids = [invoice.id for invoice in summary.invoices]
+            for sink in pdf_sinks:
+                to_download = await guarded("PDFs kept", partial(missing, sink, invoice_ids), advance=0)
+                if to_download is None:
+                    break
+                outcome.pdfs_kept += len(invoice_ids) - len(to_download)
+                step("invoice PDFs", grow=len(to_download))
+                for invoice_id in to_download:
+                    group.start_soon(pdf, sink, invoice_id)
     return outcome
 
 

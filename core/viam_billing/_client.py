@@ -6,6 +6,7 @@ import errno
 import itertools
 import logging
 import os
+import stat
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -596,6 +597,21 @@ def _check_destination(path: str) -> None:
     """Refuse, before anything is fetched, a ``dest`` that cannot become a file."""
     if not path:
         raise ValidationError("dest must name a file, got an empty path", argument="dest")
+    # The usual case in two system calls (on the event loop's thread, download after download): ``path`` is no
+    # directory, and its directory exists (or ``path`` could not be missing, only unreachable) and is writable.
+    try:
+        usable = not stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        usable = True
+    except OSError:
+        usable = False
+    if usable and os.access(os.path.dirname(path) or os.curdir, os.W_OK | os.X_OK):
+        return
+    _refuse_destination(path)
+
+
+def _refuse_destination(path: str) -> None:
+    """Raise the FileError saying why ``path`` cannot become a file (if it can after all, return)."""
     directory, name = os.path.split(os.path.abspath(path))
     if not name or os.path.isdir(path):
         raise FileError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio.to_thread
@@ -96,6 +97,24 @@ class PdfSink(Sink):
     def has(self, org_id: str, invoice_id: str) -> bool:
         """Whether the invoice's PDF is already saved."""
         return self.path_for(org_id, invoice_id).is_file()
+
+    def missing(self, org_id: str, invoice_ids: Sequence[str]) -> list[str]:
+        """Those of the organization's ``invoice_ids`` whose PDF is not saved yet, in order; the organization's
+        folder is made for them if needed, so that each can be downloaded to :meth:`path_for`.
+
+        One listing of the folder, however many invoices. It blocks on the file system: from async code, run it
+        in a worker thread (``await anyio.to_thread.run_sync(sink.missing, org_id, invoice_ids)``).
+        """
+        if not invoice_ids:
+            return []
+        folder = self._directory / safe_name(org_id)
+        try:
+            with os.scandir(folder) as entries:
+                kept = {entry.name for entry in entries if entry.is_file()}
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            kept = set()
+        return [invoice_id for invoice_id in invoice_ids if f"{safe_name(invoice_id)}.pdf" not in kept]
 
     async def write(self, record: Record) -> None:
         request, result = record.request, record.result

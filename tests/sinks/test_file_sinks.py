@@ -150,6 +150,20 @@ async def test_pdf_sink_never_replaces_a_pdf_it_already_has(tmp_path, pdf_bytes)
     assert pdf.path_for("org-1", "inv-1").read_bytes() == pdf_bytes
 
 
+async def test_pdf_sink_names_the_invoices_it_misses_and_makes_their_folder(tmp_path, pdf_bytes):
+    pdf = sinks.PdfSink(tmp_path)
+    assert pdf.missing("org-1", []) == []
+    assert list(tmp_path.iterdir()) == []  # nothing to download: no folder made
+    assert pdf.missing("org-1", ["inv-1", "a/b", "inv-2"]) == ["inv-1", "a/b", "inv-2"]
+    assert pdf.path_for("org-1", "inv-1").parent.is_dir()
+    async with pdf:
+        await pdf.write(_pdf_record("inv-1", pdf_bytes))
+    pdf.path_for("org-1", "inv-2").mkdir()  # a folder in a PDF's place is no PDF
+    (pdf.path_for("org-1", "a/b").parent / f"{safe_name('a/b')}.pdf.part").write_bytes(b"")
+    assert pdf.missing("org-1", ["inv-2", "inv-1", "a/b"]) == ["inv-2", "a/b"]
+    assert [pdf.has("org-1", i) for i in ("inv-1", "inv-2", "a/b")] == [True, False, False]
+
+
 async def test_pdf_sink_ignores_other_records(tmp_path, make_client, export_once):
     pdf = sinks.PdfSink(tmp_path / "pdfs")
     async with make_client([pdf]) as client:
