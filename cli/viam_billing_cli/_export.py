@@ -7,18 +7,18 @@ results went and the failures all go to standard error.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 import attrs
 import click
 import viam_billing as vb
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.text import Text
 from viam_billing import BillingClient, BillingError, Sink, SinkError
 from viam_billing_sinks import PdfSink
@@ -41,6 +41,7 @@ from ._render import money
 __all__ = [
     "DEFAULT_SINKS",
     "LISTED_IN_FULL",
+    "READS",
     "OrgExport",
     "download_pdf",
     "export_organizations",
@@ -53,6 +54,9 @@ DEFAULT_SINKS = ("sqlite:viam-billing.db", "pdf:invoices", "console")
 
 LISTED_IN_FULL = 100
 """Up to this many organizations, the summary lists each; beyond, it lists the failed ones and the totals."""
+
+READS = 3
+"""Calls that read an organization: usage, invoices and billing information, made side by side."""
 
 
 @attrs.define(kw_only=True)
@@ -73,19 +77,20 @@ class OrgExport:
         return not self.errors
 
 
-async def download_pdf(client: BillingClient, sink: PdfSink, org_id: str, invoice_id: str) -> None:
-    """Download the invoice's PDF to where ``sink`` keeps it.
+async def download_pdf(client: BillingClient, sink: PdfSink, org_id: str, invoice_id: str) -> int:
+    """Download the invoice's PDF to where ``sink`` keeps it; return its size in bytes.
 
     The client saves it atomically (whole, flushed to disk, then renamed into place), so on any failure (raised
     as the client raises it) nothing is left and a later export tries again.
     """
     # Checked at each chunk: SIGINT or SIGTERM stops the download at once (the client leaves nothing behind).
     path = sink.path_for(org_id, invoice_id)
-    await client.get_invoice_pdf(invoice_id, org_id, path, progress=lambda size: stop_if_interrupted())
+    return await client.get_invoice_pdf(invoice_id, org_id, path, progress=lambda size: stop_if_interrupted())
 
 
 class _Display:
-    """The progress display: one overall bar, and one line per organization while it is being exported.
+    """The progress display: a bar for the organizations, one for the invoice PDFs (once some are found), and a
+    line per organization while it reads.
 
     So it stays as tall as ``--concurrency`` allows, whatever the number of organizations. ``None`` progress
     (not a terminal) makes every method a no-op.
@@ -95,35 +100,50 @@ class _Display:
         self._progress = progress
         self._failed = 0
         self._overall = None if progress is None else progress.add_task(self._label(), total=total)
+        self._pdfs: TaskID | None = None
+        self._pdfs_found = 0
 
     def _label(self) -> str:
         return "organizations" + (f" ([red]{self._failed} failed[/])" if self._failed else "")
 
-    @contextmanager
-    def organization(self, org_id: str) -> Iterator[Callable[..., None]]:
-        """Show ``org_id`` while the block runs; yields ``step(what, advance=0, grow=0)``."""
-        progress = self._progress
-        if progress is None:
-            yield _nothing
+    def reading(self, org_id: str) -> _Line:
+        """Show ``org_id`` until :meth:`_Line.close`: what it is reading, and how many of its reads are done."""
+        return _Line(self._progress, org_id)
+
+    def pdfs(self, found: int = 0, done: int = 0) -> None:
+        """Count on the PDFs' bar ``found`` more PDFs to download, and ``done`` more downloaded."""
+        if self._progress is None:
             return
-        total = 3  # usage, invoices, billing information; the PDFs are added once the invoices are known
-        task = progress.add_task(f"  {org_id}", total=total)
-
-        def step(what: str, advance: int = 0, grow: int = 0) -> None:
-            nonlocal total
-            total += grow
-            progress.update(task, total=total, advance=advance, description=f"  {org_id}: {what}")
-
-        try:
-            yield step
-        finally:
-            progress.remove_task(task)
+        if self._pdfs is None:
+            self._pdfs = self._progress.add_task("invoice PDFs", total=0)
+        self._pdfs_found += found
+        self._progress.update(self._pdfs, total=self._pdfs_found, advance=done)
 
     def finished(self, ok: bool) -> None:
         if self._progress is None or self._overall is None:
             return
         self._failed += not ok
         self._progress.update(self._overall, advance=1, description=self._label())
+
+
+class _Line:
+    """One organization's line on the display, while it reads."""
+
+    def __init__(self, progress: Progress | None, org_id: str) -> None:
+        self._progress = progress
+        self._org_id = org_id
+        self._task = None if progress is None else progress.add_task(f"  {org_id}", total=READS)
+
+    def step(self, what: str, advance: int = 0) -> None:
+        """Say what the organization is doing now, and how many more of its reads are done."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=advance, description=f"  {self._org_id}: {what}")
+
+    def close(self) -> None:
+        """Take the line away (again: nothing)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
 
 
 def _nothing(*args: Any, **kwargs: Any) -> None:
@@ -135,18 +155,27 @@ async def export_organization(
     org_id: str,
     step: Callable[..., None] = _nothing,
     *,
-    downloads: anyio.CapacityLimiter | None = None,
+    calls: anyio.Semaphore | None = None,
+    read: Callable[[], None] = _nothing,
+    pdfs: Callable[..., None] = _nothing,
 ) -> OrgExport:
     """Fetch one organization's month usage, invoices summary, billing information and missing invoice PDFs.
 
-    The three reads run at once, and each PDF download starts as soon as the invoices are known (at most
-    ``downloads`` at a time across organizations, when given). Every result flows to the client's sinks, and
-    each invoice's PDF is downloaded into every attached :class:`~viam_billing_sinks.PdfSink` that does not have
-    it yet. A sink failure is noted and the export goes on (the data was fetched); any other failure ends this
-    organization's export (its other calls are cancelled) and is noted. Never raises a BillingError.
+    The three reads run at once, and each PDF download starts as soon as the invoices are known. Each call holds
+    one of ``calls``, when given, while it is in flight (its results stored included). Every result flows to the
+    client's sinks, and each invoice's PDF is downloaded into every attached :class:`~viam_billing_sinks.PdfSink`
+    that does not have it yet. A sink failure is noted and the export goes on (the data was fetched); any other
+    failure ends this organization's export (its other calls are cancelled) and is noted. Never raises a
+    BillingError.
+
+    ``step(what, advance=0)`` is told what the organization is reading, and how many of its reads are done;
+    ``pdfs(found=0, done=0)`` how many PDFs it is to download and has downloaded. ``read()`` is called once,
+    when the reads are done and every PDF download has begun (or the export ended): from then on the
+    organization only waits for its downloads.
     """
     outcome = OrgExport(org_id=org_id)
     pdf_sinks = [sink for sink in client.sinks if isinstance(sink, PdfSink)]
+    found: list[str] = []  # the invoices' ids
 
     async with anyio.create_task_group() as group:
 
@@ -164,42 +193,60 @@ async def export_organization(
             step(f"{what} done", advance=advance)
             return result
 
+        async def start(tasks: anyio.abc.TaskGroup, work: Callable[[], Awaitable[object]]) -> None:
+            """Take one of ``calls`` (waiting for it here), then run ``work`` in ``tasks``; it gives it back."""
+
+            async def holding() -> None:
+                try:  # first: a task started is run, if only to be cancelled, so the call is always given back
+                    await work()
+                finally:
+                    if calls is not None:
+                        calls.release()
+
+            if calls is not None:
+                await calls.acquire()
+            tasks.start_soon(holding)
+
         async def usage() -> None:
             result = await guarded("usage", lambda: client.get_current_month_usage(org_id))
             if isinstance(result, vb.GetCurrentMonthUsageResponse):
                 outcome.subtotal = result.subtotal
 
+        async def billing_information() -> None:
+            await guarded("billing information", lambda: client.get_org_billing_information(org_id))
+
+        async def invoices() -> None:
+            summary = await guarded("invoices", lambda: client.get_invoices_summary(org_id))
+            if isinstance(summary, vb.GetInvoicesSummaryResponse):
+                outcome.invoices, outcome.outstanding = len(summary.invoices), summary.outstanding_balance
+                found.extend(invoice.id for invoice in summary.invoices)
+
         async def pdf(sink: PdfSink, invoice_id: str) -> None:
-            async def download() -> bool:
-                if downloads is None:
-                    await download_pdf(client, sink, org_id, invoice_id)
-                else:
-                    async with downloads:
-                        await download_pdf(client, sink, org_id, invoice_id)
-                return True
-
-            if await guarded(f"PDF {invoice_id}", download):
+            downloaded = await guarded(
+                f"PDF {invoice_id}", lambda: download_pdf(client, sink, org_id, invoice_id), advance=0
+            )
+            if downloaded is not None:
                 outcome.pdfs_downloaded += 1
+                pdfs(done=1)
 
-        async def missing(sink: PdfSink, invoice_ids: list[str]) -> list[str]:
-            # One listing of the organization's folder (made if need be), in a worker thread: a mkdir can wait
-            # for the file system's journal, the event loop not.
-            return await anyio.to_thread.run_sync(sink.missing, org_id, invoice_ids)
-
-        group.start_soon(usage)
-        group.start_soon(guarded, "billing information", lambda: client.get_org_billing_information(org_id))
-        summary = await guarded("invoices", lambda: client.get_invoices_summary(org_id))
-        if isinstance(summary, vb.GetInvoicesSummaryResponse):
-            outcome.invoices, outcome.outstanding = len(summary.invoices), summary.outstanding_balance
-            invoice_ids = [invoice.id for invoice in summary.invoices]
-            for sink in pdf_sinks:
-                to_download = await guarded("PDFs kept", partial(missing, sink, invoice_ids), advance=0)
-                if to_download is None:
+        try:
+            async with anyio.create_task_group() as reads:
+                await start(reads, usage)
+                await start(reads, billing_information)
+                await start(reads, invoices)
+            for sink in pdf_sinks if found else ():
+                # One listing of the organization's folder (made if need be), in a worker thread: a mkdir can
+                # wait for the file system's journal, the event loop not.
+                listing = partial(anyio.to_thread.run_sync, sink.missing, org_id, found)
+                missing = await guarded("PDFs kept", listing, advance=0)
+                if missing is None:
                     break
-                outcome.pdfs_kept += len(invoice_ids) - len(to_download)
-                step("invoice PDFs", grow=len(to_download))
-                for invoice_id in to_download:
-                    group.start_soon(pdf, sink, invoice_id)
+                outcome.pdfs_kept += len(found) - len(missing)
+                pdfs(found=len(missing))
+                for invoice_id in missing:
+                    await start(group, partial(pdf, sink, invoice_id))
+        finally:
+            read()
     return outcome
 
 
@@ -210,24 +257,33 @@ async def export_organizations(
     concurrency: int = 4,
     progress: Progress | None = None,
 ) -> list[OrgExport]:
-    """Export ``org_ids``, at most ``concurrency`` organizations at a time; results in the order given.
+    """Export ``org_ids``, ``concurrency`` organizations' reads at a time; results in the order given.
 
+    At most ``READS * concurrency`` calls are in flight, as many as ``concurrency`` organizations reading at
+    once, and they are kept busy: an organization's PDF downloads go on while the next organizations read.
     ``progress`` shows one overall bar and a line per organization in flight (see :func:`make_progress`).
     """
     unique = list(dict.fromkeys(org_ids))
-    limiter = anyio.CapacityLimiter(concurrency)
-    downloads = anyio.CapacityLimiter(2 * concurrency)
+    reading = anyio.Semaphore(concurrency)
+    calls = anyio.Semaphore(READS * concurrency)
     display = _Display(progress, len(unique))
     results: dict[str, OrgExport] = {}
 
     async def one(org_id: str) -> None:
-        async with limiter:
-            with display.organization(org_id) as step:
-                results[org_id] = await export_organization(client, org_id, step, downloads=downloads)
+        line = display.reading(org_id)
+
+        def read() -> None:
+            line.close()
+            reading.release()
+
+        results[org_id] = await export_organization(
+            client, org_id, line.step, calls=calls, read=read, pdfs=display.pdfs
+        )
         display.finished(results[org_id].ok)
 
     async with anyio.create_task_group() as group:
         for org_id in unique:
+            await reading.acquire()
             group.start_soon(one, org_id)
     return [results[org_id] for org_id in unique]
 
@@ -335,7 +391,8 @@ def where_it_went(sinks: Sequence[Sink]) -> list[str]:
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="How many organizations are fetched at once (each one's calls also run side by side).",
+    help="How many organizations are read at once (their three reads side by side); at most three times as "
+    "many calls are in flight, PDF downloads included.",
 )
 @pass_settings
 def export(settings: Settings, org_ids: tuple[str, ...], sink_specs: tuple[str, ...], concurrency: int) -> None:

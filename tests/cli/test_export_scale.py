@@ -17,6 +17,18 @@ from viam_billing_cli._export import export_organizations, make_progress
 LATENCY = 0.2
 
 
+def _answer(operation, request):
+    """Each organization has two invoices, each a tiny PDF; other answers are empty."""
+    org = getattr(request, "org_id", "")
+    if operation.name == "GetInvoicesSummary":
+        day = datetime(2026, 10, 1, tzinfo=timezone.utc)
+        invoices = tuple(vb.InvoiceSummary(id=f"inv-{org}-{n}", invoice_date=day, invoice_amount=1.0) for n in (1, 2))
+        return vb.GetInvoicesSummaryResponse(invoices=invoices)
+    if operation.name == "GetInvoicePdf":
+        return [vb.GetInvoicePdfResponse(chunk=b"%PDF-1.4 %%EOF")]
+    return operation.response_type()
+
+
 def _slow_service(in_flight: list[int], peak: list[int], on_call=None):
     async def handler(operation, request):
         in_flight[0] += 1
@@ -27,16 +39,7 @@ def _slow_service(in_flight: list[int], peak: list[int], on_call=None):
             await anyio.sleep(LATENCY)
         finally:
             in_flight[0] -= 1
-        org = getattr(request, "org_id", "")
-        if operation.name == "GetInvoicesSummary":
-            day = datetime(2026, 10, 1, tzinfo=timezone.utc)
-            invoices = tuple(
-                vb.InvoiceSummary(id=f"inv-{org}-{n}", invoice_date=day, invoice_amount=1.0) for n in (1, 2)
-            )
-            return vb.GetInvoicesSummaryResponse(invoices=invoices)
-        if operation.name == "GetInvoicePdf":
-            return [vb.GetInvoicePdfResponse(chunk=b"%PDF-1.4 %%EOF")]
-        return operation.response_type()
+        return _answer(operation, request)
 
     return handler
 
@@ -56,7 +59,7 @@ async def test_an_organizations_independent_calls_run_side_by_side(tmp_path):
 
 
 @pytest.mark.anyio
-async def test_the_progress_display_shows_one_bar_and_the_organizations_in_flight(tmp_path):
+async def test_the_progress_display_shows_two_bars_and_the_organizations_reading(tmp_path):
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
     progress = make_progress(console)
     assert progress is not None
@@ -68,9 +71,36 @@ async def test_the_progress_display_shows_one_bar_and_the_organizations_in_fligh
             outcomes = await export_organizations(client, [f"org-{n}" for n in range(12)], concurrency=3,
                                                   progress=progress)  # fmt: skip
     assert all(o.ok for o in outcomes)
-    assert max(rows) == 3 + 1  # the organizations in flight and the overall bar, never one row per organization
-    (overall,) = progress.tasks
-    assert (overall.completed, overall.total) == (12, 12)
+    # The organizations reading, the organizations' bar and the PDFs' bar: never one row per organization.
+    assert 3 <= max(rows) <= 3 + 2
+    organizations, pdfs = progress.tasks
+    assert (organizations.completed, organizations.total) == (12, 12)
+    assert (pdfs.description, pdfs.completed, pdfs.total) == ("invoice PDFs", 24, 24)
+
+
+@pytest.mark.anyio
+async def test_calls_in_flight_stay_within_three_per_organization_and_downloads_overlap_the_next_reads(tmp_path):
+    """--concurrency N allows 3N calls in flight, as many as N organizations reading: all of them are used, and
+    an organization's PDFs download while N other organizations read."""
+    in_flight: list[tuple[str, str]] = []  # (operation, organization)
+    peak, organizations = [0], [0]
+
+    async def handler(operation, request):
+        call = (operation.name, request.org_id)
+        in_flight.append(call)
+        peak[0] = max(peak[0], len(in_flight))
+        organizations[0] = max(organizations[0], len({org for _, org in in_flight}))
+        try:
+            await anyio.sleep(0.05)
+        finally:
+            in_flight.remove(call)
+        return _answer(operation, request)
+
+    async with vb.BillingClient(vb.MockTransport(handler), sinks=[sinks.PdfSink(tmp_path)]) as client:
+        outcomes = await export_organizations(client, [f"org-{n}" for n in range(10)], concurrency=2)
+    assert [(o.ok, o.pdfs_downloaded) for o in outcomes] == [(True, 2)] * 10
+    assert peak[0] == 3 * 2
+    assert organizations[0] > 2
 
 
 def test_no_progress_display_without_a_terminal():
