@@ -7,7 +7,9 @@ cancellation the temporary file is removed and the destination is untouched.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import itertools
 import os
 import re
 import sys
@@ -77,58 +79,107 @@ def start_writeback(file: IO[bytes], start: int, end: int) -> None:
 def save_together(documents: Sequence[tuple[str | os.PathLike[str], bytes]]) -> list[OSError | None]:
     """Write each ``(path, data)`` atomically, with one flush to disk for them all; return each one's error.
 
-    Each document goes to a temporary file beside its destination; once all are written, one flush to disk
-    serves them all (``syncfs`` once per file system where Linux offers it: a disk's cache is flushed once, not
-    once per file; elsewhere an fsync per file), then each is given its mode and renamed over its destination.
-    The error of a document that could not be saved is at its index (``None`` when saved): its destination is
-    untouched and no temporary file of it remains, and the others are saved all the same.
+    Each document goes to a temporary file beside its destination, created with the destination's mode; once all
+    are written, one flush to disk serves them all (``syncfs`` once per file system where Linux offers it: a
+    disk's cache is flushed once, not once per file; elsewhere an fsync per file), then each is renamed over its
+    destination. The error of a document that could not be saved is at its index (``None`` when saved): its
+    destination is untouched and no temporary file of it remains, and the others are saved all the same.
+
+    Made for a worker thread beside a busy event loop: every system call gives the interpreter's lock away and
+    waits to get it back, so a document costs as few as can be (a stat, open, write, close and rename).
     """
     errors: list[OSError | None] = [None] * len(documents)
-    written: list[tuple[int, IO[bytes], str]] = []
+    written: list[tuple[int, int, str]] = []  # (index, descriptor, temporary name)
+    closed = placed = 0  # how many of written are closed, and then renamed over their destination or removed
     try:
         for index, (path, data) in enumerate(documents):
             try:
-                file, tmp = open_temporary(path)
+                fd, tmp = _create_temporary(os.fspath(path))
             except OSError as exc:
                 errors[index] = exc
                 continue
-            written.append((index, file, tmp))
+            written.append((index, fd, tmp))
             try:
-                file.write(data)
-                file.flush()
+                _write_all(fd, data)
             except OSError as exc:
                 errors[index] = exc
-        _flush_to_disk([(index, file) for index, file, _ in written if errors[index] is None], errors)
-        for index, _, tmp in written:
+        _flush_to_disk([(index, fd, tmp) for index, fd, tmp in written if errors[index] is None], errors)
+        for index, fd, tmp in written:
+            closed += 1
+            os.close(fd)
             if errors[index] is None:
                 try:
-                    replace(tmp, documents[index][0])
+                    os.replace(tmp, documents[index][0])
                 except OSError as exc:
                     errors[index] = exc
-    finally:
-        for index, file, tmp in written:
-            file.close()
             if errors[index] is not None:
                 discard(tmp)
+            placed += 1
+    finally:
+        for _, fd, _ in written[closed:]:
+            os.close(fd)
+        for _, _, tmp in written[placed:]:  # interrupted: whatever was not put in place goes
+            discard(tmp)
     return errors
 
 
-def _flush_to_disk(files: Sequence[tuple[int, IO[bytes]]], errors: list[OSError | None]) -> None:
-    """Flush ``(index, file)`` to disk; a file that could not be flushed gets its error at its index."""
+_temporary_names = itertools.count()
+
+
+def _create_temporary(path: str) -> tuple[int, str]:
+    """Create a new file beside ``path`` (hidden, ``.<name>.<unique>.part``) with the mode ``path`` has, or would
+    get from ``open()``; return its descriptor and name. Unique per process, thread and call."""
+    directory, name = os.path.split(path)
+    try:
+        mode: int | None = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None  # what open() gives: 0o666 less the umask, which the system applies
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{os.getpid():x}-{next(_temporary_names)}.part")
+        try:
+            fd = os.open(tmp, flags, 0o666 if mode is None else 0o600)
+        except FileExistsError:  # left by another process that had this process id
+            continue
+        if mode is not None:
+            try:
+                os.chmod(fd if os.chmod in os.supports_fd else tmp, mode)
+            except OSError:
+                os.close(fd)
+                discard(tmp)
+                raise
+        return fd, tmp
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", os.path.join(directory, f".{name}.*.part"))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _flush_to_disk(files: Sequence[tuple[int, int, str]], errors: list[OSError | None]) -> None:
+    """Flush the ``(index, descriptor, name)`` files to disk; a file that could not be flushed gets its error at its
+    index. One ``syncfs`` per file system: the files of one directory share one, found once."""
     syncfs = _syncfs()
     if syncfs is None:
-        for index, file in files:
+        for index, fd, _ in files:
             try:
-                os.fsync(file.fileno())
+                os.fsync(fd)
             except OSError as exc:
                 errors[index] = exc
         return
-    devices: dict[int, list[tuple[int, IO[bytes]]]] = {}
-    for index, file in files:
-        devices.setdefault(os.fstat(file.fileno()).st_dev, []).append((index, file))
+    device_of: dict[str, int] = {}
+    devices: dict[int, list[tuple[int, int]]] = {}
+    for index, fd, tmp in files:
+        directory = os.path.dirname(tmp)
+        device = device_of.get(directory)
+        if device is None:
+            device = device_of[directory] = os.fstat(fd).st_dev
+        devices.setdefault(device, []).append((index, fd))
     for on_device in devices.values():
         try:
-            syncfs(on_device[0][1].fileno())
+            syncfs(on_device[0][1])
         except OSError as exc:
             for index, _ in on_device:
                 errors[index] = exc

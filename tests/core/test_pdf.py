@@ -215,14 +215,14 @@ async def test_a_temporary_file_refused_at_saving_fails_that_download_alone(tmp_
     FileError naming its dest (never the temporary name), and the others are saved all the same."""
     from viam_billing import _files
 
-    real_open = _files.open_temporary
+    real_create = _files._create_temporary
 
     def refuse_one(path: Any, *args: Any, **kwargs: Any) -> Any:
         if os.path.basename(path) == "refused.pdf":
             raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".refused.pdf.x1y2.part"))
-        return real_open(path, *args, **kwargs)
+        return real_create(path, *args, **kwargs)
 
-    monkeypatch.setattr(_files, "open_temporary", refuse_one)
+    monkeypatch.setattr(_files, "_create_temporary", refuse_one)
     names = ["a.pdf", "refused.pdf", "b.pdf", "c.pdf"]
     outcomes: dict[str, BaseException | int] = {}
     async with client_for(PdfServer()) as billing:
@@ -247,12 +247,11 @@ async def test_a_temporary_file_refused_at_saving_fails_that_download_alone(tmp_
 async def test_a_failing_write_is_a_file_error_naming_dest(tmp_path: Path, monkeypatch) -> None:
     """An OSError while saving (here from the final rename) is a FileError naming dest; the temporary file is
     removed and an existing dest keeps its content."""
-    from viam_billing import _files
 
     def refuse(tmp: str, path: object) -> None:
         raise PermissionError(errno.EPERM, "Operation not permitted", tmp)
 
-    monkeypatch.setattr(_files, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     dest = tmp_path / "invoice.pdf"
     dest.write_bytes(b"old")
     async with client_for(PdfServer()) as billing:
