@@ -261,7 +261,8 @@ async def export_organizations(
 
     At most ``READS * concurrency`` calls are in flight, as many as ``concurrency`` organizations reading at
     once, and they are kept busy: an organization's PDF downloads go on while the next organizations read.
-    ``progress`` shows one overall bar and a line per organization in flight (see :func:`make_progress`).
+    ``progress`` shows a bar for the organizations, one for the PDFs, and a line per organization reading (see
+    :func:`make_progress`).
     """
     unique = list(dict.fromkeys(org_ids))
     reading = anyio.Semaphore(concurrency)

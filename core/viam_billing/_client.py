@@ -597,8 +597,8 @@ def _check_destination(path: str) -> None:
     """Refuse, before anything is fetched, a ``dest`` that cannot become a file."""
     if not path:
         raise ValidationError("dest must name a file, got an empty path", argument="dest")
-    # The usual case in two system calls (on the event loop's thread, download after download): ``path`` is no
-    # directory, and its directory exists (or ``path`` could not be missing, only unreachable) and is writable.
+    # The usual case in two system calls (on the event loop's thread, download after download): ``path`` is not a
+    # directory, and its directory is one we may write in (a missing directory fails access() as well).
     try:
         usable = not stat.S_ISDIR(os.stat(path).st_mode)
     except FileNotFoundError:

@@ -61,9 +61,9 @@ class PdfSink(Sink):
     Ids come from the server, so both become file names through :func:`viam_billing.plugin.safe_name`: an id
     such as ``../../x`` cannot escape ``DIR``. A ``GetInvoicePdf`` record (the whole document, from
     :meth:`~viam_billing.BillingClient.get_invoice_pdf_bytes`) is saved unless its file exists; other records
-    are ignored. A program that streams PDFs to disk instead (``viam-billing export`` does) downloads each
-    missing one itself with ``client.get_invoice_pdf(invoice_id, org_id, sink.path_for(org_id, invoice_id))``,
-    so the document is never held in memory; the sink never calls the client.
+    are ignored. A program that downloads PDFs to disk instead (``viam-billing export`` does) asks the sink
+    which are :meth:`missing` and downloads each itself with ``client.get_invoice_pdf(invoice_id, org_id,
+    sink.path_for(org_id, invoice_id))``; the sink never calls the client.
 
     Opening the sink removes temporary download files older than a day (:data:`STALE_AFTER`) from its folder:
     what a killed process leaves behind is gone by the next export.
