@@ -21,8 +21,7 @@ read (``GrpcTransport(max_receive_message_size=...)``); a ``grpc-timeout`` heade
 coarser unit; h2's table of closed streams kept to the streams that were reset, which are the only ones it needs
 (it otherwise keeps 65,536 entries, about 105 bytes a call); header blocks sent again byte for byte while the
 HPACK table is unchanged, and h2's count of open streams made only when it could matter (together they halve
-h2's cost of starting a stream); a call's headers written with its message, in one segment; and closing that
-waits for the sockets to be gone.
+h2's cost of starting a stream); and closing that waits for the sockets to be gone.
 """
 
 from __future__ import annotations
@@ -194,21 +193,9 @@ class _Connection(Connection):
         """A GOAWAY arrived: the streams already started go on, no new one starts."""
         self.lost = False
         """The connection is gone (closed, broken, or drained)."""
-        self._flush_scheduled = False
 
     def create_stream(self, *, stream_id: int | None = None, wrapper: Any = None) -> _Stream:
         return _Stream(self, self._connection, self._transport, stream_id=stream_id, wrapper=wrapper)
-
-    def flush_soon(self) -> None:
-        """Write what h2 holds at the next turn of the loop, unless something writes it first."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_held)
-
-    def _flush_held(self) -> None:
-        self._flush_scheduled = False
-        if not self._transport.is_closing():
-            self.flush()
 
     def refuse_new_streams(self, *, lost: bool) -> None:
         """Stop new streams; wake the calls waiting to start one, so that they go elsewhere."""
@@ -249,10 +236,7 @@ class _Stream(Stream):
                 raise Unprocessed("the connection ran out of stream ids") from None
             self.init_stream(stream_id, connection)
             release = _processor.register(self)
-            # Not written yet: the call's message nearly always follows in this same step, and grpclib writes
-            # what h2 holds with it, headers and message in one segment (one send here, one wake-up there).
-            # Written at the next turn of the loop otherwise (a message that must wait for flow control).
-            connection.flush_soon()
+            self._transport.write(h2.data_to_send())
             connection.headers_send_process()
             return release
 
