@@ -130,18 +130,15 @@ def _create_temporary(path: str) -> tuple[int, str]:
     """Create a new file beside ``path`` (hidden, ``.<name>.<unique>.part``) with the mode ``path`` has, or would
     get from ``open()``; return its descriptor and name. Unique per process, thread and call."""
     directory, name = os.path.split(path)
-    try:
-        mode: int | None = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None  # what open() gives: 0o666 less the umask, which the system applies
+    mode = _file_mode(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = os.path.join(directory, f".{name}.{os.getpid():x}-{next(_temporary_names)}.part")
         try:
-            fd = os.open(tmp, flags, 0o666 if mode is None else 0o600)
+            fd = os.open(tmp, flags, mode & 0o777)  # the system takes the umask off
         except FileExistsError:  # left by another process that had this process id
             continue
-        if mode is not None:
+        if mode & ~0o777 or mode & _umask():  # special bits, or bits the umask took that the file had: given back
             try:
                 os.chmod(fd if os.chmod in os.supports_fd else tmp, mode)
             except OSError:
